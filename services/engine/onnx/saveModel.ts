@@ -1,0 +1,54 @@
+/**
+ * Writes a built graph to a directory that ORT can load.
+ *
+ * ORT refuses external-data locations that are absolute or escape the model
+ * directory, so every weight file the graph points into gets a hard link in
+ * that directory (same filesystem: no bytes copied). ORT also resolves
+ * symbolic links and refuses those that leave the directory (checked with
+ * onnxruntime-node 1.30), so where a hard link is impossible (the graph cache
+ * on another filesystem than the models) the file is copied once, with
+ * copy-on-write where the filesystem offers it. Keep the cache beside the
+ * models to avoid that copy.
+ */
+import { constants, copyFileSync, existsSync, linkSync, mkdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodeModel, type BuiltModel } from './graphBuilder.ts';
+
+export interface SavedModel {
+  modelPath: string;
+  links: { location: string; target: string; kind: 'hardlink' | 'copy' }[];
+}
+
+export function saveModel(built: BuiltModel, dir: string, fileName: string): SavedModel {
+  mkdirSync(dir, { recursive: true });
+  const links: SavedModel['links'] = [];
+  for (const [location, target] of built.weightFiles) {
+    const linkPath = join(dir, location);
+    links.push({ location, target, kind: linkWeightFile(target, linkPath) });
+  }
+  const modelPath = join(dir, fileName);
+  // Write then rename, so a crash mid-write never leaves a half model that a later load trusts.
+  const tmp = `${modelPath}.${process.pid}.tmp`;
+  writeFileSync(tmp, encodeModel(built.proto));
+  renameSync(tmp, modelPath);
+  return { modelPath, links };
+}
+
+function linkWeightFile(target: string, linkPath: string): 'hardlink' | 'copy' {
+  if (existsSync(linkPath)) {
+    const a = statSync(linkPath);
+    const b = statSync(target);
+    if (a.ino === b.ino && a.dev === b.dev) return 'hardlink';
+    if (a.size === b.size && a.mtimeMs >= b.mtimeMs) return 'copy';
+    unlinkSync(linkPath);
+  }
+  try {
+    linkSync(target, linkPath);
+    return 'hardlink';
+  } catch {
+    const tmp = `${linkPath}.${process.pid}.tmp`;
+    copyFileSync(target, tmp, constants.COPYFILE_FICLONE);
+    renameSync(tmp, linkPath);
+    return 'copy';
+  }
+}
