@@ -16,6 +16,7 @@
  * CPU without a converted copy on disk (one fp32 copy lives in ORT's memory).
  */
 import onnxProto from 'onnx-proto';
+import type { onnx as OnnxTypes } from 'onnx-proto';
 import type { SafetensorsDtype } from '../io/safetensors.ts';
 import { floatToHalf } from '../io/half.ts';
 import type { WeightRef, WeightSource } from './weightSource.ts';
@@ -45,16 +46,16 @@ export type Dim = number | string;
 export const OPSET = 21;
 
 export interface BuiltModel {
-  proto: onnx.ModelProto;
+  proto: OnnxTypes.ModelProto;
   /** Distinct weight files the external data refers to, by the location name used inside the model. */
   weightFiles: Map<string, string>;
 }
 
 export class GraphBuilder {
-  private nodes: onnx.INodeProto[] = [];
-  private inits: onnx.ITensorProto[] = [];
-  private inputs: onnx.IValueInfoProto[] = [];
-  private outputs: onnx.IValueInfoProto[] = [];
+  private nodes: OnnxTypes.INodeProto[] = [];
+  private inits: OnnxTypes.ITensorProto[] = [];
+  private inputs: OnnxTypes.IValueInfoProto[] = [];
+  private outputs: OnnxTypes.IValueInfoProto[] = [];
   private weightCache = new Map<string, string>();
   private counter = 0;
   /** file path -> location name (w0.safetensors, w1...). */
@@ -198,19 +199,19 @@ export class GraphBuilder {
   }
 }
 
-export function encodeModel(proto: onnx.ModelProto): Uint8Array {
+export function encodeModel(proto: OnnxTypes.ModelProto): Uint8Array {
   return onnx.ModelProto.encode(proto).finish();
 }
 
-function valueInfo(name: string, type: ElemType, dims: Dim[]): onnx.IValueInfoProto {
+function valueInfo(name: string, type: ElemType, dims: Dim[]): OnnxTypes.IValueInfoProto {
   return onnx.ValueInfoProto.create({
     name,
     type: { tensorType: { elemType: ELEM[type], shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
   });
 }
 
-function node(type: string, inputs: string[], outputs: string[], attrs: Attrs, name: string, domain?: string): onnx.INodeProto {
-  const attribute: onnx.IAttributeProto[] = [];
+function node(type: string, inputs: string[], outputs: string[], attrs: Attrs, name: string, domain?: string): OnnxTypes.INodeProto {
+  const attribute: OnnxTypes.IAttributeProto[] = [];
   for (const [k, v] of Object.entries(attrs)) {
     if (typeof v === 'number') {
       attribute.push(Number.isInteger(v) ? { name: k, type: AT.INT, i: v } : { name: k, type: AT.FLOAT, f: v });

@@ -10,7 +10,7 @@
  * copy-on-write where the filesystem offers it. Keep the cache beside the
  * models to avoid that copy.
  */
-import { constants, copyFileSync, existsSync, linkSync, mkdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { constants, copyFileSync, linkSync, lstatSync, mkdirSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { encodeModel, type BuiltModel } from './graphBuilder.ts';
 
@@ -35,11 +35,15 @@ export function saveModel(built: BuiltModel, dir: string, fileName: string): Sav
 }
 
 function linkWeightFile(target: string, linkPath: string): 'hardlink' | 'copy' {
-  if (existsSync(linkPath)) {
-    const a = statSync(linkPath);
+  // lstat, not stat: a symbolic link left by an older layout must be replaced,
+  // because ORT rejects it even though stat() would see the target's inode.
+  const a = lstatOrNull(linkPath);
+  if (a) {
     const b = statSync(target);
-    if (a.ino === b.ino && a.dev === b.dev) return 'hardlink';
-    if (a.size === b.size && a.mtimeMs >= b.mtimeMs) return 'copy';
+    if (!a.isSymbolicLink()) {
+      if (a.ino === b.ino && a.dev === b.dev) return 'hardlink';
+      if (a.size === b.size && a.mtimeMs >= b.mtimeMs) return 'copy';
+    }
     unlinkSync(linkPath);
   }
   try {
@@ -50,5 +54,13 @@ function linkWeightFile(target: string, linkPath: string): 'hardlink' | 'copy' {
     copyFileSync(target, tmp, constants.COPYFILE_FICLONE);
     renameSync(tmp, linkPath);
     return 'copy';
+  }
+}
+
+function lstatOrNull(path: string): Stats | null {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
   }
 }

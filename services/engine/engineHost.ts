@@ -1,0 +1,96 @@
+/**
+ * Hosts the engine in a worker thread.
+ *
+ * onnxruntime-node's `run` executes synchronously on the calling JS thread
+ * (its binding wraps a synchronous session; measured: see README "Engine
+ * runtime"), so a UNet step would freeze heartbeats, HTTP and SSE for its
+ * whole duration. The sampling loop and the sessions therefore live in one
+ * worker thread; the host exchanges only jobs, progress and results with it.
+ * Cancellation crosses as a message and is checked between steps.
+ */
+import { Worker } from 'node:worker_threads';
+import type { EngineConfig } from './engineConfig.ts';
+import type { GenerateOptions, GeneratedImage, TextToImageJob } from './job.ts';
+import { reviveEngineError, type SerializedError } from './engineErrorTransport.ts';
+import { EngineAbortedError } from './io/engineErrors.ts';
+
+export type ToThread =
+  | { type: 'generate'; id: number; job: TextToImageJob }
+  | { type: 'abort'; id: number; kind: 'stop' | 'skip' | 'abort' };
+
+export type FromThread =
+  | { type: 'progress'; id: number; progress: import('./job.ts').GenerationProgress }
+  | { type: 'result'; id: number; images: GeneratedImage[] }
+  | { type: 'error'; id: number; error: SerializedError }
+  | { type: 'ready' };
+
+interface Pending {
+  resolve: (v: GeneratedImage[]) => void;
+  reject: (e: unknown) => void;
+  opts: GenerateOptions;
+}
+
+export class EngineHost {
+  private worker: Worker;
+  private pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closed = false;
+
+  constructor(config: EngineConfig) {
+    const isTs = import.meta.url.endsWith('.ts');
+    this.worker = new Worker(new URL(isTs ? './engineThread.ts' : './engineThread.js', import.meta.url), {
+      workerData: config,
+      // Under tsx the thread needs the same TypeScript loader as the parent.
+      execArgv: isTs ? ['--import', 'tsx'] : [],
+    });
+    this.worker.on('message', (m: FromThread) => this.onMessage(m));
+    this.worker.on('error', (e) => this.failAll(e));
+    this.worker.on('exit', (code) => {
+      if (!this.closed) this.failAll(new Error(`engine thread exited with code ${code}`));
+    });
+  }
+
+  generate(job: TextToImageJob, opts: GenerateOptions = {}): Promise<GeneratedImage[]> {
+    if (this.closed) return Promise.reject(new Error('engine host is closed'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, opts });
+      const onAbort = () => {
+        const reason = opts.signal?.reason;
+        const kind = reason instanceof EngineAbortedError ? reason.kind : 'abort';
+        this.worker.postMessage({ type: 'abort', id, kind } satisfies ToThread);
+      };
+      if (opts.signal?.aborted) onAbort();
+      else opts.signal?.addEventListener('abort', onAbort, { once: true });
+      this.worker.postMessage({ type: 'generate', id, job } satisfies ToThread);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.failAll(new Error('engine host closed'));
+    await this.worker.terminate();
+  }
+
+  private onMessage(m: FromThread): void {
+    if (m.type === 'ready') return;
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    if (m.type === 'progress') {
+      p.opts.onProgress?.(m.progress);
+    } else if (m.type === 'result') {
+      this.pending.delete(m.id);
+      p.resolve(m.images);
+    } else {
+      this.pending.delete(m.id);
+      p.reject(reviveEngineError(m.error));
+    }
+  }
+
+  private failAll(e: unknown): void {
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      p.reject(e);
+    }
+  }
+}

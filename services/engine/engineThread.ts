@@ -1,0 +1,43 @@
+/**
+ * The worker-thread side of EngineHost: one Engine, jobs run one at a time
+ * in arrival order (a GPU runs one job well; queueing is the worker's job).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Engine } from './engine.ts';
+import type { EngineConfig } from './engineConfig.ts';
+import type { FromThread, ToThread } from './engineHost.ts';
+import { serializeEngineError } from './engineErrorTransport.ts';
+import { EngineAbortedError } from './io/engineErrors.ts';
+
+const port = parentPort;
+if (!port) throw new Error('engineThread must run in a worker thread');
+
+const engine = new Engine(workerData as EngineConfig);
+const controllers = new Map<number, AbortController>();
+let chain: Promise<void> = Promise.resolve();
+
+const send = (m: FromThread, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+port.on('message', (m: ToThread) => {
+  if (m.type === 'abort') {
+    controllers.get(m.id)?.abort(new EngineAbortedError(m.kind));
+    return;
+  }
+  const ac = new AbortController();
+  controllers.set(m.id, ac);
+  chain = chain.then(async () => {
+    try {
+      const images = await engine.generate(m.job, {
+        signal: ac.signal,
+        onProgress: (progress) => send({ type: 'progress', id: m.id, progress }),
+      });
+      send({ type: 'result', id: m.id, images });
+    } catch (e) {
+      send({ type: 'error', id: m.id, error: serializeEngineError(e) });
+    } finally {
+      controllers.delete(m.id);
+    }
+  });
+});
+
+send({ type: 'ready' });

@@ -1,0 +1,99 @@
+/**
+ * One text-to-image generation (one seed), Fooocus's way (pipeline.md §1):
+ * sigmas for the scheduler/sampler pair, torch-identical initial noise from
+ * the seed, conditioning with Fooocus's timed ADM, the sampler with the UNet
+ * denoiser, then VAE decode and 8-bit conversion.
+ */
+import { admSwitchTimestep, fooocusAdm } from '../conditioning/admConditioning.ts';
+import { fooocusSamplingSigmas } from '../diffusion/samplingSigmas.ts';
+import { resolveSampler } from '../diffusion/samplers/index.ts';
+import { torchRandn } from '../diffusion/torchRandn.ts';
+import { emptyLatentIn, latentForVae } from '../diffusion/latentFormat.ts';
+import { initialLatent } from '../diffusion/initialLatent.ts';
+import { createBrownianNoise } from '../diffusion/brownian.ts';
+import { createSeededNoise } from '../diffusion/seededNoise.ts';
+import type { Latent, NoiseSampler } from '../diffusion/types.ts';
+import { EngineInputError } from '../io/engineErrors.ts';
+import { imageToRgb8 } from '../image/pixels.ts';
+import type { TextToImageJob } from '../job.ts';
+import type { LoadedCheckpoint } from '../runtime/loadedCheckpoint.ts';
+import type { TextConditioning } from './encodePrompt.ts';
+import { createUnetDenoiser } from './unetDenoiser.ts';
+
+export const LATENT_CHANNELS = 4;
+export const VAE_SCALE = 8;
+
+export interface StepEvent {
+  step: number;
+  steps: number;
+  /** Model-space x0 estimate after this step (for previews). */
+  denoised: Latent;
+  latentShape: readonly [number, number, number, number];
+}
+
+export interface TextToImageInput {
+  model: LoadedCheckpoint;
+  job: TextToImageJob;
+  seed: bigint;
+  positive: TextConditioning;
+  negative: TextConditioning;
+  onStep?: (e: StepEvent) => void | Promise<void>;
+  signal?: AbortSignal;
+}
+
+export interface RgbImage {
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export function latentShapeFor(width: number, height: number): [number, number, number, number] {
+  if (width % VAE_SCALE !== 0 || height % VAE_SCALE !== 0) {
+    throw new EngineInputError(`width and height must be multiples of ${VAE_SCALE}, got ${width}×${height}`);
+  }
+  return [1, LATENT_CHANNELS, height / VAE_SCALE, width / VAE_SCALE];
+}
+
+/** Noise source for the sampler: Brownian for the SDE family, i.i.d. otherwise, all from the seed. */
+export function samplerNoise(kind: 'none' | 'iid' | 'brownian', seed: bigint, shape: readonly number[]): NoiseSampler | undefined {
+  if (kind === 'none') return undefined;
+  const draw = createSeededNoise(seed, shape);
+  return kind === 'brownian' ? createBrownianNoise({ draw }) : () => draw();
+}
+
+export async function sampleTextToImage(input: TextToImageInput): Promise<Latent> {
+  const { model, job, seed } = input;
+  const shape = latentShapeFor(job.width, job.height);
+  const sampler = resolveSampler(job.sampler);
+  const { sigmas, modelSampling } = fooocusSamplingSigmas({ scheduler: job.scheduler, steps: job.steps, sampler: sampler.name });
+  const noise = Float64Array.from(torchRandn(shape, seed));
+  const latent = modelSampling.kind === 'edm' ? emptyLatentIn(modelSampling.kind, shape) : undefined;
+  const xInit = initialLatent({ noise, sigmas, modelSampling, latent });
+  const adm = job.adm ?? { positive: 1.5, negative: 0.8, end: 0.3 };
+  const denoiser = createUnetDenoiser({
+    model,
+    modelSampling,
+    latentShape: shape,
+    positive: { text: input.positive, adm: fooocusAdm(input.positive.pooled, job.height, job.width, adm.positive) },
+    negative: { text: input.negative, adm: fooocusAdm(input.negative.pooled, job.height, job.width, adm.negative) },
+    cfg: job.cfg,
+    guidance: { kind: 'fooocus', sharpness: job.sharpness ?? 2, adaptiveCfg: job.adaptiveCfg ?? 7 },
+    admSwitchTimestep: admSwitchTimestep(adm.end),
+  });
+  const steps = sigmas.length - 1;
+  return sampler.run(denoiser, xInit, sigmas, {
+    model: modelSampling,
+    noise: samplerNoise(sampler.noise, seed, shape),
+    signal: input.signal,
+    onStep: input.onStep
+      ? (info) => input.onStep!({ step: info.i + 1, steps, denoised: info.denoised, latentShape: shape })
+      : undefined,
+  });
+}
+
+export async function decodeLatent(model: LoadedCheckpoint, latent: Latent, kind: import('../diffusion/types.ts').ModelSamplingKind, shape: readonly number[]): Promise<RgbImage> {
+  const z = Float32Array.from(latentForVae(latent, kind, shape));
+  const image = await model.decode({ data: z, dims: shape });
+  const [, , h, w] = image.dims;
+  return { rgb: imageToRgb8(image.data, h, w), width: w, height: h };
+}

@@ -1,0 +1,41 @@
+/**
+ * The worker deployable's configuration (see services/api/config.ts for the
+ * conventions). One zod schema, parsed at start-up.
+ */
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { envInt, formatConfigError } from '../config/envHelpers.ts';
+import { storageEnvSchema } from '../config/storageConfig.ts';
+
+export const workerEnvSchema = storageEnvSchema.extend({
+  /** Identity written on claimed tasks. Default: the host name (the pod name in Kubernetes). */
+  WORKER_ID: z.string().default(hostname()),
+  /** Model files (checkpoints/, loras/, …). Default ./models */
+  MODELS_DIR: z.string().default('./models'),
+  /** Built ONNX graphs; keep on the models' filesystem so weights are hard-linked, not copied. Default ./models/.onnx-cache */
+  ENGINE_CACHE_DIR: z.string().optional(),
+  /** Execution provider: cpu, cuda, webgpu or auto. Default cpu. */
+  ENGINE_PROVIDER: z.enum(['cpu', 'cuda', 'webgpu', 'auto']).default('cpu'),
+  ENGINE_DEVICE_ID: envInt(0, 0, 64),
+  /** Threads per operator; 0 = all cores. */
+  ENGINE_THREADS: envInt(0, 0, 1024),
+  /** Heartbeat period while a task runs. Default 5 s. */
+  HEARTBEAT_INTERVAL_MS: envInt(5_000, 100),
+  /** Deliveries of one task before it is failed for good. Default 3. */
+  MAX_DELIVERIES: envInt(3, 1, 100),
+  /** JetStream ack wait; a silent worker's task is redelivered after it. Default 60 s (progress resets it). */
+  ACK_WAIT_MS: envInt(60_000, 1000),
+  /** On SIGTERM: time to finish the running task before releasing it. Default 25 s. */
+  SHUTDOWN_GRACE_MS: envInt(25_000, 0),
+  /** Port for /metrics and /healthz. Default 9464; 0 disables. */
+  METRICS_PORT: envInt(9464, 0, 65535),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type WorkerConfig = z.infer<typeof workerEnvSchema>;
+
+export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
+  const r = workerEnvSchema.safeParse(env);
+  if (!r.success) throw new Error(`invalid worker configuration:\n${formatConfigError(r.error)}`);
+  return r.data;
+}
