@@ -35,23 +35,21 @@ export class EngineHost {
   private pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
+  private dead: Error | null = null;
 
   constructor(config: EngineConfig) {
-    const isTs = import.meta.url.endsWith('.ts');
-    this.worker = new Worker(new URL(isTs ? './engineThread.ts' : './engineThread.js', import.meta.url), {
-      workerData: config,
-      // Under tsx the thread needs the same TypeScript loader as the parent.
-      execArgv: isTs ? ['--import', 'tsx'] : [],
-    });
+    this.worker = spawnEngineThread(config);
     this.worker.on('message', (m: FromThread) => this.onMessage(m));
     this.worker.on('error', (e) => this.failAll(e));
     this.worker.on('exit', (code) => {
-      if (!this.closed) this.failAll(new Error(`engine thread exited with code ${code}`));
+      this.dead = new Error(`engine thread exited with code ${code}`);
+      if (!this.closed) this.failAll(this.dead);
     });
   }
 
   generate(job: TextToImageJob, opts: GenerateOptions = {}): Promise<GeneratedImage[]> {
     if (this.closed) return Promise.reject(new Error('engine host is closed'));
+    if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, opts });
@@ -93,4 +91,16 @@ export class EngineHost {
       p.reject(e);
     }
   }
+}
+
+/**
+ * Starts the engine thread. Sources are TypeScript run through tsx, and a
+ * worker thread does not inherit the parent's loader hooks, so the thread
+ * first registers tsx's ESM loader, then imports the engine module.
+ */
+function spawnEngineThread(config: EngineConfig): Worker {
+  const entry = new URL('./engineThread.ts', import.meta.url).href;
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
+  return new Worker(bootstrap, { eval: true, workerData: config });
 }

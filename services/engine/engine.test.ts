@@ -1,0 +1,127 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine } from './engine.ts';
+import { EngineHost } from './engineHost.ts';
+import { CheckpointError, EngineAbortedError, EngineInputError } from './io/engineErrors.ts';
+import type { TextToImageJob } from './job.ts';
+
+const shared = process.env.FOOOCUS_SHARED ?? resolve(import.meta.dirname, '../../../shared');
+const checkpoint = join(shared, 'golden/tiny-sdxl.safetensors');
+
+const job = (over: Partial<TextToImageJob> = {}): TextToImageJob => ({
+  checkpoint,
+  positive: ['a (red:1.2) fox in the snow'],
+  negative: ['blurry'],
+  width: 128, height: 96, steps: 3,
+  sampler: 'dpmpp_2m_sde_gpu', scheduler: 'karras', cfg: 4,
+  seeds: [7n],
+  ...over,
+});
+
+describe('Engine (tiny golden checkpoint, CPU)', () => {
+  let cacheDir: string;
+  let engine: Engine;
+  beforeAll(() => {
+    cacheDir = mkdtempSync(join(tmpdir(), 'engine-test-'));
+    engine = new Engine({ cacheDir });
+  });
+  afterAll(async () => {
+    await engine.close();
+    rmSync(cacheDir, { recursive: true, force: true });
+  });
+
+  it.each(['png', 'jpeg', 'webp'] as const)('writes a valid %s of the requested size', async (format) => {
+    const [img] = await engine.generate(job({ format }));
+    const meta = await sharp(Buffer.from(img.data)).metadata();
+    expect(meta.format).toBe(format);
+    expect([meta.width, meta.height]).toEqual([128, 96]);
+    expect(img.seed).toBe(7n);
+  });
+
+  it('is deterministic: same seed and inputs give identical bytes', async () => {
+    const a = await engine.generate(job({ seeds: [123n, 124n] }));
+    const b = await engine.generate(job({ seeds: [123n, 124n] }));
+    expect(Buffer.from(a[0].data).equals(Buffer.from(b[0].data))).toBe(true);
+    expect(Buffer.from(a[1].data).equals(Buffer.from(b[1].data))).toBe(true);
+    // Different seeds give different images.
+    expect(Buffer.from(a[0].data).equals(Buffer.from(a[1].data))).toBe(false);
+  });
+
+  it('reuses graphs built on disk: a second engine loads without rebuilding', async () => {
+    const first = await engine.load(checkpoint);
+    expect(first.builtGraphs.length).toBeGreaterThan(0);
+    const second = new Engine({ cacheDir });
+    try {
+      const model = await second.load(checkpoint);
+      expect(model.builtGraphs).toEqual([]);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('reports progress per step, with previews when asked', async () => {
+    const seen: number[] = [];
+    let previews = 0;
+    await engine.generate(job({ previews: true, steps: 4 }), {
+      onProgress: (p) => {
+        seen.push(p.step);
+        if (p.preview && p.preview[0] === 0xff && p.preview[1] === 0xd8) previews++;
+      },
+    });
+    expect(seen).toEqual([1, 2, 3, 4]);
+    expect(previews).toBe(4);
+  });
+
+  it('rejects an unknown scheduler and a size that is not a multiple of 8 with input errors', async () => {
+    await expect(engine.generate(job({ scheduler: 'nope' }))).rejects.toBeInstanceOf(EngineInputError);
+    await expect(engine.generate(job({ width: 130 }))).rejects.toBeInstanceOf(EngineInputError);
+  });
+});
+
+describe('EngineHost (worker thread)', () => {
+  let cacheDir: string;
+  let host: EngineHost;
+  beforeAll(() => {
+    cacheDir = mkdtempSync(join(tmpdir(), 'engine-host-'));
+    host = new EngineHost({ cacheDir });
+  });
+  afterAll(async () => {
+    await host.close();
+    rmSync(cacheDir, { recursive: true, force: true });
+  });
+
+  it('generates in the thread and keeps the main event loop free meanwhile', async () => {
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const images = await host.generate(job({ steps: 4 }));
+    clearInterval(timer);
+    expect(images).toHaveLength(1);
+    // The main thread kept running timers while the engine worked (it never blocked for the whole run).
+    expect(ticks).toBeGreaterThan(0);
+  });
+
+  it('stops between steps when the signal aborts, with the stop kind preserved', async () => {
+    const ac = new AbortController();
+    const steps: number[] = [];
+    const run = host.generate(job({ steps: 8, seeds: [1n, 2n] }), {
+      signal: ac.signal,
+      onProgress: (p) => {
+        steps.push(p.step);
+        if (steps.length === 2) ac.abort(new EngineAbortedError('stop'));
+      },
+    });
+    const err = await run.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineAbortedError);
+    expect((err as EngineAbortedError).kind).toBe('stop');
+    expect(steps.length).toBeLessThan(16);
+  });
+
+  it('passes a bad checkpoint back as a typed CheckpointError', async () => {
+    const err = await host.generate(job({ checkpoint: join(cacheDir, 'missing.safetensors') })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect((err as CheckpointError).reason).toBe('not_found');
+  });
+});
