@@ -1,0 +1,158 @@
+/**
+ * npm run bench:engine — engine timings on CPU, each printed as a ratio
+ * against a baseline measured in the same run:
+ *  - baseline: onnxruntime running the bare UNet graph (session.run alone,
+ *    batch 2 = cond + uncond) — what any engine pays;
+ *  - engine UNet step: one denoiser call of the real pipeline (input scaling,
+ *    batching, Fooocus guidance with the sharpness filter) ÷ baseline;
+ *  - full generation: engine.generate with 4 steps (text encoders, sampler,
+ *    VAE decode, PNG) ÷ (4 × baseline).
+ * Run on the tiny golden checkpoint and on a medium SDXL-shaped checkpoint
+ * with random weights generated here (model_channels 320, reduced depth,
+ * 32×32 latent by default; BENCH_MEDIUM_LATENT=64 for 512 px). Peak RSS is
+ * reported, and how long the event loop stays blocked while a job runs on
+ * the main thread versus in the engine's worker thread.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Engine } from '../services/engine/engine.ts';
+import { EngineHost } from '../services/engine/engineHost.ts';
+import { fooocusAdm } from '../services/engine/conditioning/admConditioning.ts';
+import { discreteEpsSampling } from '../services/engine/diffusion/modelSampling.ts';
+import { encodeWorkloads } from '../services/engine/pipeline/encodePrompt.ts';
+import { createUnetDenoiser } from '../services/engine/pipeline/unetDenoiser.ts';
+import type { UnetConfig } from '../services/engine/graphs/unetConfig.ts';
+import { writeRandomSdxlCheckpoint } from './randomCheckpoint.ts';
+
+const shared = process.env.FOOOCUS_SHARED ?? resolve(import.meta.dirname, '../../shared');
+const tiny = join(shared, 'golden/tiny-sdxl.safetensors');
+
+interface Row { name: string; ms: number; ratio: number | null; note?: string }
+
+async function timeIt(fn: () => Promise<unknown>, minRuns: number, minMs: number): Promise<number> {
+  await fn(); // warm-up (session first-run allocation)
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < minRuns || performance.now() - start < minMs) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+/** Longest gap between 1 ms timer ticks while `fn` runs: how long the event loop was blocked. */
+async function maxEventLoopGap(fn: () => Promise<unknown>): Promise<number> {
+  let last = performance.now();
+  let maxGap = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    maxGap = Math.max(maxGap, now - last);
+    last = now;
+  }, 1);
+  await fn();
+  clearInterval(timer);
+  return Math.max(maxGap, performance.now() - last);
+}
+
+async function benchEventLoop(checkpoint: string, cacheDir: string): Promise<Row[]> {
+  const job = {
+    checkpoint, positive: ['a lighthouse at dusk'], negative: [], width: 256, height: 256, steps: 4,
+    sampler: 'euler', scheduler: 'karras', cfg: 4, seeds: [3n], format: 'png' as const,
+  };
+  const engine = new Engine({ cacheDir });
+  await engine.generate(job);
+  const inline = await maxEventLoopGap(() => engine.generate(job));
+  await engine.close();
+  const host = new EngineHost({ cacheDir });
+  await host.generate(job);
+  const threaded = await maxEventLoopGap(() => host.generate(job));
+  await host.close();
+  return [
+    { name: 'event loop: max blocked while generating on the main thread [baseline]', ms: inline, ratio: 1 },
+    { name: 'event loop: max blocked while generating in the engine thread', ms: threaded, ratio: threaded / inline },
+  ];
+}
+
+async function benchCheckpoint(label: string, checkpoint: string, latent: number, cacheDir: string, runs = 3): Promise<Row[]> {
+  const engine = new Engine({ cacheDir });
+  const model = await engine.load(checkpoint);
+  const unetSession = await model.session('unet');
+  const h = latent;
+  const w = latent;
+  const positive = await encodeWorkloads(model, ['a photograph of an astronaut riding a horse']);
+  const negative = await encodeWorkloads(model, ['blurry']);
+  const size = 4 * h * w;
+  const x = new Float32Array(2 * size).map(() => Math.random() * 2 - 1);
+  const ctx = new Float32Array(2 * positive.tokens * positive.width);
+  ctx.set(positive.context, 0);
+  ctx.set(negative.context, positive.context.length);
+  const yPos = fooocusAdm(positive.pooled, h * 8, w * 8, 1.5).emphasized;
+  const y = new Float32Array(2 * yPos.length);
+  y.set(yPos, 0);
+  y.set(fooocusAdm(negative.pooled, h * 8, w * 8, 0.8).emphasized, yPos.length);
+
+  const ort = await import('onnxruntime-node');
+  const feeds = {
+    x: new ort.Tensor('float32', x, [2, 4, h, w]),
+    timesteps: new ort.Tensor('float32', Float32Array.of(500, 500), [2]),
+    context: new ort.Tensor('float32', ctx, [2, positive.tokens, positive.width]),
+    y: new ort.Tensor('float32', y, [2, yPos.length]),
+  };
+  const bare = await timeIt(() => unetSession.run(feeds), runs, 1500);
+
+  const ms = discreteEpsSampling();
+  const denoise = createUnetDenoiser({
+    model, modelSampling: ms, latentShape: [1, 4, h, w],
+    positive: { text: positive, adm: fooocusAdm(positive.pooled, h * 8, w * 8, 1.5) },
+    negative: { text: negative, adm: fooocusAdm(negative.pooled, h * 8, w * 8, 0.8) },
+    cfg: 7.5, guidance: { kind: 'fooocus', sharpness: 2, adaptiveCfg: 7 }, admSwitchTimestep: 699.3,
+  });
+  const lat = Float64Array.from(x.subarray(0, size));
+  const step = await timeIt(() => denoise(lat, 3.1), runs, 1500);
+
+  const job = {
+    checkpoint, positive: ['a photograph of an astronaut riding a horse'], negative: ['blurry'],
+    width: w * 8, height: h * 8, steps: 4, sampler: 'dpmpp_2m_sde_gpu', scheduler: 'karras', cfg: 4, seeds: [1n], format: 'png' as const,
+  };
+  const full = await timeIt(() => engine.generate(job), Math.max(1, runs - 1), 1000);
+  const rss = process.resourceUsage().maxRSS / 1024;
+  await engine.close();
+  return [
+    { name: `${label}: bare ORT UNet run (batch 2, ${h}×${w} latent) [baseline]`, ms: bare, ratio: 1 },
+    { name: `${label}: engine UNet step (denoiser incl. guidance + sharpness)`, ms: step, ratio: step / bare },
+    { name: `${label}: full 4-step generation (text, sampler, VAE, PNG)`, ms: full, ratio: full / (4 * bare), note: `÷ (4 × baseline); peak RSS so far ${rss.toFixed(0)} MiB` },
+  ];
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-engine-'));
+  try {
+    const rows: Row[] = [];
+    rows.push(...(await benchCheckpoint('tiny', tiny, 16, join(dir, 'cache'))));
+    rows.push(...(await benchEventLoop(tiny, join(dir, 'cache'))));
+
+    const medium: UnetConfig = {
+      inChannels: 4, outChannels: 4, modelChannels: 320, channelMult: [1, 2, 4], numResBlocks: [2, 2, 2],
+      transformerDepth: [0, 0, 1, 1, 1, 1], transformerDepthOutput: [0, 0, 0, 1, 1, 1, 1, 1, 1], transformerDepthMiddle: 1,
+      contextDim: 192, admInChannels: 1664, timeEmbedDim: 1280, numHeadChannels: 64, useLinearInTransformer: true,
+    };
+    const mediumPath = join(dir, 'medium-sdxl-random.safetensors');
+    const t0 = performance.now();
+    writeRandomSdxlCheckpoint(mediumPath, medium, tiny);
+    process.stderr.write(`medium checkpoint written in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    rows.push(...(await benchCheckpoint('medium', mediumPath, Number(process.env.BENCH_MEDIUM_LATENT ?? 32), join(dir, 'cache'), 1)));
+
+    const nameWidth = Math.max(...rows.map((r) => r.name.length));
+    console.log('engine benchmark (CPU, onnxruntime-node; ratios against the bare-UNet baseline of the same checkpoint)');
+    for (const r of rows) {
+      console.log(`${r.name.padEnd(nameWidth)}  ${r.ms.toFixed(1).padStart(9)} ms  ratio ${r.ratio?.toFixed(2) ?? '-'}${r.note ? `  ${r.note}` : ''}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
