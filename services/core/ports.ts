@@ -28,6 +28,14 @@ export type ClaimResult =
    */
   | { claimed: false; current: Task | null };
 
+/** A running attempt given back by its worker (TaskStore.release). */
+export interface ReleaseResult {
+  /** The task, queued again (attempt unchanged until the next claim). */
+  task: Task;
+  /** The dispatch inserted with it (`redispatch`), to publish now and markOutboxSent; else null. */
+  outbox: OutboxEntry | null;
+}
+
 export type CancelResult =
   | { outcome: 'canceled'; task: Task; /** status before the cancel */ previous: TaskStatus }
   | { outcome: 'not_cancelable'; task: Task }
@@ -130,6 +138,14 @@ export interface TaskStore {
   complete(id: string, attempt: number, results: TaskOutput[], options?: { stopped?: boolean }): Promise<Task | null>;
   /** Fenced like complete; status failed with `error`; enqueues `task.failed`. */
   fail(id: string, attempt: number, error: TaskError): Promise<Task | null>;
+  /**
+   * A live worker gives its attempt back: fenced `running → queued` (status='running' AND
+   * attempt). `redispatch` (default true) inserts an outbox entry for the current attempt in
+   * the same statement and returns it (graceful shutdown: publish it, then ack the old
+   * message); false leaves the redispatch to the caller's nak (transient failure, so the
+   * delivery count keeps bounding retries). Null = this attempt no longer owns the task.
+   */
+  release(id: string, attempt: number, options?: { redispatch?: boolean }): Promise<ReleaseResult | null>;
   /** Queued or running → canceled (clears any preview); enqueues `task.canceled`. */
   cancel(id: string): Promise<CancelResult>;
   /** The reconciler's sweep; see RequeueStaleOptions. */

@@ -1,18 +1,10 @@
-// Task status values and the only code that compares them.
-//
-// Terminology (once, for the whole core):
-// - task: one generation request, persisted as a row; the unit a client polls, streams and deletes.
-// - attempt: how many times a worker has claimed the task. Every state change a worker makes
-//   is fenced on (id, status, attempt), so a stale worker from an earlier attempt cannot
-//   write (reliability.md I2).
-// - event: something that happened to a task (started, progress, finished, ...), numbered by
-//   a per-task monotonic sequence for SSE resume.
-// - output: one stored image of a task, addressed by a blob key.
+// Task status values and the only code that compares them. (Task, attempt, event and output
+// are defined once in ../terminology.ts. `attempt` is 0 until the first claim.)
 //
 // Lifecycle (reliability.md I1):
 //   queued → running → finished | stopped | failed | canceled
 //   queued → canceled
-//   running → queued       only by the reconciler, when the worker's heartbeat went stale
+//   running → queued       by the reconciler (stale heartbeat) or the worker itself (release)
 // `stopped` is FooocusAPI's "stop": the user stopped a running task with
 // POST /v1/engine/control and it ended early, KEEPING the images finished before the stop.
 // `canceled` discards them (native cancel; a queued task never runs).
