@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compareArrays } from '../golden/compare.ts';
+import { modelSamplingKind } from '../golden/samplerReplay.ts';
+import { SAMPLER_FOR_VARIANT } from '../golden/schedulerSigmaCases.ts';
 import { EngineInputError } from '../io/engineErrors.ts';
 import { openSafetensors } from '../io/safetensors.ts';
 import {
@@ -11,7 +13,6 @@ import {
   UnknownSchedulerError,
 } from './samplingSigmas.ts';
 import { goldenDir } from './samplers/testSupport/goldenData.ts';
-import type { ModelSamplingKind } from './types.ts';
 
 interface ScheduleItem {
   key: string;
@@ -36,14 +37,6 @@ const file = openSafetensors(path.join(goldenDir, 'cases/scheduler_sigmas.safete
 afterAll(() => file.close());
 
 const TOLERANCE = { rtol: 1e-5, atol: 1e-6 };
-/** A sampler name that selects each variant (any sampler outside the four samples "plain"). */
-const SAMPLER_OF_VARIANT = { plain: 'euler', discard_penultimate: 'dpm_2', calculate_sigmas_only: 'euler' } as const;
-const KIND_OF_GOLDEN: Record<string, ModelSamplingKind> = {
-  discrete_eps: 'discrete_eps',
-  distilled_eps: 'distilled_eps',
-  distilled_lcm: 'distilled_lcm',
-  'edm_playground_v2.5': 'edm',
-};
 
 const samplingItems = items.filter((i) => i.key.startsWith('sampling.'));
 const calculateItems = items.filter((i) => i.key.startsWith('fooocus_calculate_sigmas.'));
@@ -59,11 +52,11 @@ describe('fooocusSamplingSigmas against golden scheduler_sigmas (README §2.11)'
       scheduler: item.scheduler,
       steps: item.steps,
       denoise: item.denoise,
-      sampler: SAMPLER_OF_VARIANT[item.variant],
+      sampler: SAMPLER_FOR_VARIANT[item.variant],
     });
     expect(got.schedulerUsed).toBe(item.scheduler_used);
     expect(got.schedulerRequested).toBe(item.scheduler_requested_by_fooocus);
-    expect(got.modelSampling.kind).toBe(KIND_OF_GOLDEN[item.model_sampling!]);
+    expect(got.modelSampling.kind).toBe(modelSamplingKind(item.model_sampling!));
     expect(got.sigmas).toHaveLength(item.steps + 1);
     const cmp = compareArrays(got.sigmas, file.float32(item.key), TOLERANCE);
     expect(cmp.ok, `${item.key}: max |Δ| ${cmp.maxAbs}`).toBe(true);
@@ -75,7 +68,7 @@ describe('fooocusSamplingSigmas against golden scheduler_sigmas (README §2.11)'
     const { sigmas, modelSampling } = fooocusSamplingSigmas({
       scheduler: item.scheduler,
       steps: item.steps,
-      sampler: SAMPLER_OF_VARIANT[item.variant],
+      sampler: SAMPLER_FOR_VARIANT[item.variant],
     });
     const want = file.float32(item.key.replace(/^sampling\./, 'timesteps.'));
     const got = Array.from(sigmas.subarray(0, sigmas.length - 1), (s) => modelSampling.timestep(s));

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { layerNormRows } from '../golden/textEncoderCases.ts';
 import { CheckpointError } from '../io/engineErrors.ts';
-import { openSafetensors, type SafetensorsFile } from '../io/safetensors.ts';
+import { openSafetensors } from '../io/safetensors.ts';
 import type { ComputeType } from '../onnx/graphBuilder.ts';
 import { checkpointWeights, prefixedWeights, type WeightSource } from '../onnx/weightSource.ts';
 import { clipConfigFromWeights } from './clipConfig.ts';
@@ -38,23 +39,6 @@ function ids(prompt: string, tower: 'clip_l' | 'clip_g'): ort.Tensor {
 function stateAt(hs: ort.Tensor, index: number): Float32Array {
   const per = hs.dims.slice(1).reduce((a, b) => a * b, 1);
   return floats(hs).subarray(index * per, (index + 1) * per);
-}
-
-/** LayerNorm over the last axis in float64, to check the last layer's full output against `last_normed`. */
-function layerNormRows(x: Float32Array, width: number, file: SafetensorsFile, key: string): Float32Array {
-  const w = file.float32(`${key}.weight`);
-  const b = file.float32(`${key}.bias`);
-  const out = new Float32Array(x.length);
-  for (let r = 0; r < x.length; r += width) {
-    let mean = 0;
-    for (let i = 0; i < width; i++) mean += x[r + i];
-    mean /= width;
-    let v = 0;
-    for (let i = 0; i < width; i++) v += (x[r + i] - mean) ** 2;
-    const inv = 1 / Math.sqrt(v / width + 1e-5);
-    for (let i = 0; i < width; i++) out[r + i] = (x[r + i] - mean) * inv * w[i] + b[i];
-  }
-  return out;
 }
 
 function check(label: string, got: Float32Array, wantKey: string, tol: { rtol?: number; atol: number }): void {

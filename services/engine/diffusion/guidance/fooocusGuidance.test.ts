@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compareArrays } from '../../golden/compare.ts';
+import { fooocusCfgDenoised } from '../../golden/fooocusCfgCases.ts';
 import { GoldenTensors, goldenCases } from '../samplers/testSupport/goldenData.ts';
 import type { Nchw } from './anisotropicFilter.ts';
 import { cfgDenoised } from './cfg.ts';
@@ -17,16 +18,7 @@ describe('Fooocus guidance (sharpness + CFG mimicking)', () => {
         const t = tensors.scalar('t');
         expect(diffusionProgress(t)).toBe(item.progress);
         expect(0.001 * item.sharpness * diffusionProgress(t)).toBe(item.alpha);
-        const got = fooocusGuidance({
-          x: tensors.latent('x'),
-          shape: SHAPE,
-          timestep: t,
-          posX0: tensors.latent('pos_x0'),
-          negX0: tensors.latent('neg_x0'),
-          cfg: item.cfg,
-          sharpness: item.sharpness,
-          adaptiveCfg: item.adaptive_cfg,
-        });
+        const got = fooocusCfgDenoised(tensors, SHAPE, item);
         const cmp = compareArrays(got, tensors.latent(`case${item.case}.denoised`), { atolTimesMaxAbs: 1e-4 });
         expect(cmp.ok, `rel ${cmp.maxRel}`).toBe(true);
       } finally {

@@ -8,22 +8,16 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { compareArrays } from '../../golden/compare.ts';
+import { modelSamplingKind, replaySamplerRun as replay } from '../../golden/samplerReplay.ts';
 import { modelSamplingFor } from '../modelSampling.ts';
-import type { Latent, ModelSamplingKind } from '../types.ts';
-import { resolveSampler } from './index.ts';
 import { dpmFastPlan } from './dpmFast.ts';
 import { dpmSigmaRange } from './dpmSolverSteps.ts';
 import { lmsCoefficient } from './lms.ts';
 import { restartStepList } from './restart.ts';
 import { tcdSchedule } from './tcd.ts';
-import { GoldenTensors, samplerRuns, type SamplerRunRecord } from './testSupport/goldenData.ts';
+import { GoldenTensors, samplerRuns } from './testSupport/goldenData.ts';
 
 const runs = samplerRuns();
-
-/** cases.json names the EDM runs' sampling after the scheduler; the engine calls it `edm`. */
-function modelSamplingKind(run: SamplerRunRecord): ModelSamplingKind {
-  return run.model_sampling === 'edm_playground_v2.5' ? 'edm' : run.model_sampling;
-}
 
 /**
  * README §3, "sampler-only replay": atol = 1e-4·max|want| on every denoiser input and
@@ -32,46 +26,6 @@ function modelSamplingKind(run: SamplerRunRecord): ModelSamplingKind {
  * step-size control retraces Fooocus' path (measured: σ within 4.3e-7, x within 2.4e-7 relative).
  */
 const TOLERANCE = { x: 1e-4, final: 1e-4, sigmaRtol: 1e-6 };
-
-interface ReplayResult {
-  xs: Latent[];
-  sigmas: number[];
-  noiseCalls: [number, number][];
-  callbacks: { i: number; afterEval: number; total: number }[];
-  result: Latent;
-}
-
-async function replay(run: SamplerRunRecord, tensors: GoldenTensors): Promise<ReplayResult> {
-  const xs: Latent[] = [];
-  const evalSigmas: number[] = [];
-  const noiseCalls: [number, number][] = [];
-  const callbacks: ReplayResult['callbacks'] = [];
-  const { run: sampler } = resolveSampler(run.sampler);
-  const result = await sampler(
-    async (x, sigma) => {
-      const j = xs.length;
-      if (j >= run.n_evals) throw new Error(`denoiser called more than the recorded ${run.n_evals} times`);
-      xs.push(Float64Array.from(x));
-      evalSigmas.push(sigma);
-      return tensors.latent(`eval${j}.denoised`);
-    },
-    tensors.latent('x_init'),
-    tensors.latent('sigmas'),
-    {
-      model: modelSamplingFor(modelSamplingKind(run)),
-      noise: (sigma, sigmaNext) => {
-        const k = noiseCalls.length;
-        noiseCalls.push([sigma, sigmaNext]);
-        if (!tensors.has(`noise${k}`)) throw new Error(`noise requested ${k + 1} times, ${k} recorded`);
-        return tensors.latent(`noise${k}`);
-      },
-      onStep: (info) => {
-        callbacks.push({ i: info.i, afterEval: xs.length, total: info.total });
-      },
-    },
-  );
-  return { xs, sigmas: evalSigmas, noiseCalls, callbacks, result };
-}
 
 const summary: { run: string; evalX: number; final: number }[] = [];
 
@@ -142,7 +96,7 @@ describe('sampler-specific golden records', () => {
 
   it('tcd: intermediate timesteps s = floor(0.7·t(σ)) and their alphas_cumprod', () => {
     const run = runs.tcd;
-    const { timestepsS, alphaProdS } = tcdSchedule(modelSamplingFor(modelSamplingKind(run)), Float64Array.from(run.sigmas));
+    const { timestepsS, alphaProdS } = tcdSchedule(modelSamplingFor(modelSamplingKind(run.model_sampling)), Float64Array.from(run.sigmas));
     expect(Array.from(timestepsS)).toEqual(run.tcd_timesteps_s);
     expect(Array.from(alphaProdS)).toEqual(run.tcd_alpha_prod_s);
   });

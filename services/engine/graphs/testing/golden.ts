@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { compareArrays } from '../../golden/compare.ts';
 import { halfToFloat } from '../../io/half.ts';
 import type { BuiltModel } from '../../onnx/graphBuilder.ts';
 import { saveModel } from '../../onnx/saveModel.ts';
@@ -47,16 +48,7 @@ export interface Closeness {
 
 export function closeness(got: ArrayLike<number>, want: ArrayLike<number>, tol: { rtol?: number; atol: number }): Closeness {
   if (got.length !== want.length) throw new Error(`length ${got.length} != ${want.length}`);
-  const rtol = tol.rtol ?? 0;
-  let maxAbs = 0;
-  let maxWant = 0;
-  let failures = 0;
-  for (let i = 0; i < want.length; i++) {
-    const d = Math.abs(got[i] - want[i]);
-    // A NaN must count as a failure, not slip through a false comparison.
-    if (!(d <= tol.atol + rtol * Math.abs(want[i]))) failures++;
-    if (!(d <= maxAbs)) maxAbs = d;
-    maxWant = Math.max(maxWant, Math.abs(want[i]));
-  }
-  return { maxAbs, rel: maxWant > 0 ? maxAbs / maxWant : maxAbs, failures };
+  // The golden runner's comparison (NaN counts as a failure there too).
+  const c = compareArrays(got, want, tol);
+  return { maxAbs: c.maxAbs, rel: c.maxRel, failures: c.bad };
 }
