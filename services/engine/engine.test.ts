@@ -125,3 +125,23 @@ describe('EngineHost (worker thread)', () => {
     expect((err as CheckpointError).reason).toBe('not_found');
   });
 });
+
+describe('Engine with a symlinked checkpoint', () => {
+  it('generates from a checkpoint that is a symbolic link (the graph links the real file)', async () => {
+    const { symlinkSync } = await import('node:fs');
+    const dir = mkdtempSync(join(tmpdir(), 'engine-symlink-'));
+    try {
+      const link = join(dir, 'linked.safetensors');
+      symlinkSync(checkpoint, link);
+      const engine = new Engine({ cacheDir: join(dir, 'cache') });
+      try {
+        const [img] = await engine.generate(job({ checkpoint: link, steps: 2 }));
+        expect((await sharp(Buffer.from(img.data)).metadata()).width).toBe(128);
+      } finally {
+        await engine.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

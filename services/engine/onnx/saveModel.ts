@@ -10,7 +10,7 @@
  * copy-on-write where the filesystem offers it. Keep the cache beside the
  * models to avoid that copy.
  */
-import { constants, copyFileSync, linkSync, lstatSync, mkdirSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { constants, copyFileSync, linkSync, lstatSync, mkdirSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { encodeModel, type BuiltModel } from './graphBuilder.ts';
 
@@ -24,7 +24,9 @@ export function saveModel(built: BuiltModel, dir: string, fileName: string): Sav
   const links: SavedModel['links'] = [];
   for (const [location, target] of built.weightFiles) {
     const linkPath = join(dir, location);
-    links.push({ location, target, kind: linkWeightFile(target, linkPath) });
+    // A model file that is itself a symbolic link (common in model folders) is
+    // resolved first: link(2) would hard-link the symlink, which ORT then refuses.
+    links.push({ location, target, kind: linkWeightFile(realpathSync(target), linkPath) });
   }
   const modelPath = join(dir, fileName);
   // Write then rename, so a crash mid-write never leaves a half model that a later load trusts.

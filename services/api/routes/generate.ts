@@ -1,0 +1,254 @@
+/**
+ * POST /v1/engine/generate/ — FooocusAPI's all-in-one route (api-contract §1.1).
+ *
+ * Order: body parsed (422 json_invalid before auth) → X-API-KEY (403) → CommonRequest
+ * validation and normalisation with presets (422) → input images fetched/decoded and stored
+ * (edge) → ONE transaction inserts the task and its outbox row (store.create) → answer by
+ * mode, in FooocusAPI's priority:
+ *
+ *   1. `Accept: image/<x>` exactly (one `/`)   binary: first image's bytes, 204 when none
+ *   2. `stream_output`                        SSE: progress events with previews, then "Finished"
+ *   3. `async_process`                        the pending RecordResponse at once
+ *   4. otherwise                              sync: the finished row
+ *
+ * Dispatch: the outbox relay (services/api/background) is the durable path; right after the
+ * commit we also publish once ourselves, best effort and not awaited, so a task starts
+ * without waiting for the relay's next tick. Both use the dedup id `<task>:0`, so the second
+ * publish is a no-op (reliability.md I3).
+ *
+ * Waiting (sync, binary, SSE) follows the bus, not the database (http/watchTask.ts). A client
+ * that disconnects only stops its own watch: the task runs on, its record and webhook are
+ * produced as usual.
+ *
+ * Idempotency-Key (ecosystem.md A10): the key is scoped to the caller's API key; a repeat
+ * with the same request answers for the first task (async: its ack; sync/binary/SSE: its
+ * result once terminal, 409 while it is still running); the same key with a different
+ * request is 422; a malformed key is 400. All three errors are problem+json.
+ */
+import type { Request, Response } from 'express';
+import { randomUUID } from 'node:crypto';
+import { ValidationError } from '../../core/errors.ts';
+import { parseCommonRequest } from '../../core/request/commonRequest.ts';
+import { jobImageSlots, type GenerationJob } from '../../core/request/generationJob.ts';
+import { normaliseRequest } from '../../core/request/normaliseRequest.ts';
+import type { Task } from '../../core/task/taskRecord.ts';
+import { isTerminal } from '../../core/task/taskStatus.ts';
+import { UrlFetchError } from '../edge/urlFetch/index.ts';
+import type { ApiContext } from '../http/apiContext.ts';
+import { HttpError } from '../http/httpError.ts';
+import { getOrCreateCounter } from '../http/httpMetrics.ts';
+import { jsonBody, missingBody } from '../http/jsonBody.ts';
+import type { RouteGroup } from '../http/routeTable.ts';
+import { watchTask } from '../http/watchTask.ts';
+import { asyncAck, recordJson, taskRow } from '../responses/fooocusRecord.ts';
+import { contentTypeOf, convertImage, parseImageAccept, type ImageExt } from '../responses/imageConversion.ts';
+import { pythonJsonDumps } from '../responses/pythonJson.ts';
+import { requestFingerprint, storedJobOf, toStoredReqParams } from '../responses/storedJob.ts';
+import { finalEventFromTask, streamEventFor } from '../responses/streamEvent.ts';
+
+export type ResponseMode = 'binary' | 'stream' | 'async' | 'sync';
+
+export const GENERATE_PATH = '/v1/engine/generate/';
+
+export function generateRoutes(ctx: ApiContext): RouteGroup {
+  const submitted = getOrCreateCounter(
+    ctx.registry,
+    'fooocus_tasks_submitted_total',
+    'Generation tasks accepted (a row was created), by API and response mode; idempotent repeats are not counted.',
+    ['api', 'mode'],
+  );
+  const recordOptions = { publicBaseUrl: ctx.publicBaseUrl, fooocusFailures: ctx.config.FOOOCUS_STATUS_COMPAT };
+
+  async function generate(req: Request, res: Response): Promise<void> {
+    if (req.body === undefined) throw missingBody();
+    const binaryExt = parseImageAccept(req.get('accept'), { unknownAs: 'png' });
+    const request = parseCommonRequest(req.body);
+    const mode: ResponseMode = binaryExt ? 'binary' : request.stream_output ? 'stream' : request.async_process ? 'async' : 'sync';
+
+    let job = normaliseRequest(request, {
+      presets: ctx.presets,
+      styles: ctx.styles,
+      defaultWebhookUrl: ctx.config.WEBHOOK_URL,
+      binaryResponse: mode === 'binary',
+      maxPixels: ctx.config.MAX_IMAGE_PIXELS,
+    });
+    const idempotencyKey = parseIdempotencyKey(req.get('idempotency-key'));
+    const fingerprint = requestFingerprint(req.body, mode);
+    await checkWebhookUrl(ctx, request.webhook_url);
+    job = await resolveImages(ctx, job);
+
+    const owner: string | null = res.locals.owner ?? null;
+    const created = await ctx.store.create({
+      id: ctx.newTaskId(),
+      reqParams: toStoredReqParams(job, fingerprint),
+      webhookUrl: job.webhookUrl === '' ? null : job.webhookUrl,
+      owner,
+      idempotencyKey,
+    });
+    const task = created.task;
+    if (created.created) {
+      submitted.inc({ api: 'fooocus', mode });
+      ctx.dispatcher.publish(task.id, task.attempt).catch((err) => ctx.logger.warn({ err, taskId: task.id }, 'direct publish failed; the outbox relay will retry'));
+    } else {
+      checkIdempotentRepeat(task, fingerprint, mode);
+    }
+    res.set('X-Task-Id', task.id);
+
+    switch (mode) {
+      case 'async':
+        res.json(asyncAck(task.id));
+        return;
+      case 'sync':
+        await answerSync(ctx, req, res, task, recordOptions);
+        return;
+      case 'binary':
+        await answerBinary(ctx, res, task, binaryExt as ImageExt);
+        return;
+      case 'stream':
+        await answerStream(ctx, req, res, task, recordOptions);
+        return;
+      default:
+        assertNever(mode);
+    }
+  }
+
+  return {
+    routes: [
+      {
+        method: 'post',
+        path: GENERATE_PATH,
+        style: 'fooocus',
+        auth: true,
+        beforeAuth: jsonBody({ limit: ctx.config.MAX_BODY_BYTES }),
+        handlers: [generate],
+      },
+    ],
+  };
+}
+
+async function resolveImages(ctx: ApiContext, job: GenerationJob): Promise<GenerationJob> {
+  const needsWork = jobImageSlots(job).some((slot) => {
+    const source = slot.get();
+    return source !== null && source.kind !== 'stored';
+  });
+  if (!needsWork) return job;
+  if (!ctx.resolveJobImages) {
+    throw new HttpError('not-implemented', 501, 'Input images are not supported by this server build (no image input resolver is configured).');
+  }
+  return await ctx.resolveJobImages(job);
+}
+
+/**
+ * A client-supplied webhook_url must pass the SSRF policy now (scheme and resolved address;
+ * nothing is sent), so a refused URL is a 422 at submission rather than a silent delivery
+ * failure later. The server's own WEBHOOK_URL is trusted configuration and not checked.
+ */
+async function checkWebhookUrl(ctx: ApiContext, url: string | null): Promise<void> {
+  if (!url || !ctx.urlFetcher) return;
+  try {
+    await ctx.urlFetcher.check(url);
+  } catch (err) {
+    if (!(err instanceof UrlFetchError)) throw err;
+    throw ValidationError.forField(['webhook_url'], `webhook_url is not allowed: ${err.message}`, {
+      type: 'webhook_url_blocked',
+      input: url,
+      ctx: { reason: err.code },
+      cause: err,
+    });
+  }
+}
+
+/** RFC 8941 sf-string (`"…"`) or a bare token; 1–255 visible ASCII characters. */
+export function parseIdempotencyKey(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  let key = header.trim();
+  if (key.startsWith('"') && key.endsWith('"') && key.length >= 2) key = key.slice(1, -1);
+  if (!/^[\x21-\x7e]{1,255}$/.test(key) || key.includes('"')) {
+    throw new HttpError('invalid-idempotency-key', 400, 'Idempotency-Key must be 1–255 visible ASCII characters, optionally in double quotes.');
+  }
+  return key;
+}
+
+function checkIdempotentRepeat(task: Task, fingerprint: string, mode: ResponseMode): void {
+  const stored = storedJobOf(task)?.requestFingerprint;
+  if (stored !== undefined && stored !== fingerprint) {
+    throw new HttpError('idempotency-key-reused', 422, `Idempotency-Key was first used for task ${task.id} with a different request.`, {
+      extensions: { task_id: task.id },
+    });
+  }
+  if (mode !== 'async' && !isTerminal(task.status)) {
+    throw new HttpError('idempotency-key-in-flight', 409, `Task ${task.id} for this Idempotency-Key is still ${task.status}; retry later.`, {
+      extensions: { task_id: task.id },
+      headers: { 'Retry-After': '1' },
+    });
+  }
+}
+
+/** Waits for the task's end unless the client leaves first (then resolves null). */
+async function untilTerminal(ctx: ApiContext, res: Response, task: Task): Promise<Task | null> {
+  if (isTerminal(task.status)) return task;
+  const watch = watchTask(ctx, task.id, { recheckMs: ctx.config.SYNC_RECHECK_MS });
+  const gone = new Promise<null>((resolve) => res.once('close', () => resolve(null)));
+  try {
+    const outcome = await Promise.race([watch.done, gone]);
+    return outcome ? outcome.task : null;
+  } finally {
+    await watch.stop();
+  }
+}
+
+async function answerSync(ctx: ApiContext, _req: Request, res: Response, task: Task, options: { publicBaseUrl: string; fooocusFailures: boolean }) {
+  const done = await untilTerminal(ctx, res, task);
+  if (!done || res.destroyed) return;
+  res.type('application/json').send(recordJson(taskRow(done, options)));
+}
+
+async function answerBinary(ctx: ApiContext, res: Response, task: Task, ext: ImageExt) {
+  const done = await untilTerminal(ctx, res, task);
+  if (!done || res.destroyed) return;
+  const first = done.results[0];
+  const blob = first ? await ctx.blobs.get(first.key) : null;
+  if (!blob) {
+    res.status(204).end();
+    return;
+  }
+  const bytes = await convertImage(blob.bytes, ext);
+  res.status(200).type(contentTypeOf(ext)).send(bytes);
+}
+
+async function answerStream(
+  ctx: ApiContext,
+  req: Request,
+  res: Response,
+  task: Task,
+  options: { publicBaseUrl: string; fooocusFailures: boolean },
+) {
+  const stream = ctx.sse.open(req, res, { 'X-Task-Id': task.id });
+  const watch = watchTask(ctx, task.id, {
+    afterSeq: 0,
+    recheckMs: ctx.config.SYNC_RECHECK_MS,
+    onEvent: async (envelope) => {
+      const event = await streamEventFor(envelope.event, options);
+      if (event && !stream.closed) stream.send(pythonJsonDumps(event), envelope.seq);
+    },
+  });
+  stream.onClose(() => void watch.stop());
+  try {
+    const outcome = await watch.done;
+    // The terminal event was already streamed by onEvent; a task that ended before we
+    // subscribed (events aged out) gets its last event rebuilt from the row.
+    if (!outcome.terminal && !stream.closed) stream.send(pythonJsonDumps(finalEventFromTask(outcome.task, options)));
+  } catch (err) {
+    if (!stream.closed) ctx.logger.warn({ err, taskId: task.id }, 'task stream ended without a terminal event');
+  } finally {
+    stream.end();
+  }
+}
+
+export function newTaskId(): string {
+  return randomUUID().replaceAll('-', '');
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unexpected mode ${String(value)}`);
+}
