@@ -13,7 +13,7 @@ import { connectPostgres } from '../infra/postgres/connectPostgres.ts';
 import { migrate } from '../infra/postgres/migrate.ts';
 import { redactUrl } from '../wiring/backendBootError.ts';
 
-const envSchema = z.object({
+export const migrateEnvSchema = z.object({
   /** postgres://… — required. */
   DATABASE_URL: z.string().url(),
   /** Give up connecting after this long. Default 10 000 ms. */
@@ -21,7 +21,7 @@ const envSchema = z.object({
 });
 
 export async function runMigrations(env: NodeJS.ProcessEnv): Promise<number[]> {
-  const parsed = envSchema.safeParse(env);
+  const parsed = migrateEnvSchema.safeParse(env);
   if (!parsed.success) throw new Error(`invalid migration configuration:\n${formatConfigError(parsed.error)}`);
   const connection = await connectPostgres(parsed.data.DATABASE_URL, {
     migrate: false,
