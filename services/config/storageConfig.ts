@@ -29,6 +29,15 @@ export const storageEnvSchema = z.object({
   S3_FORCE_PATH_STYLE: envBool(true),
   /** Create the bucket at start-up when missing. Default false. */
   S3_CREATE_BUCKET: envBool(false),
+  /**
+   * Dispatch consumer settings. Shared by the API and the worker because both open the same
+   * durable consumer (JetStream create-or-update), and differing values would flip its config
+   * back and forth. ACK_WAIT_MS: a silent worker's task is redelivered after it (heartbeats
+   * and progress reset it). Default 60 s.
+   */
+  ACK_WAIT_MS: envInt(60_000, 1000),
+  /** Deliveries of one task before it is failed for good (worker_crash). Default 3. */
+  MAX_DELIVERIES: envInt(3, 1, 100),
 });
 
 export type StorageEnv = z.infer<typeof storageEnvSchema>;

@@ -21,10 +21,7 @@ export const workerEnvSchema = storageEnvSchema.extend({
   ENGINE_THREADS: envInt(0, 0, 1024),
   /** Heartbeat period while a task runs. Default 5 s. */
   HEARTBEAT_INTERVAL_MS: envInt(5_000, 100),
-  /** Deliveries of one task before it is failed for good. Default 3. */
-  MAX_DELIVERIES: envInt(3, 1, 100),
-  /** JetStream ack wait; a silent worker's task is redelivered after it. Default 60 s (progress resets it). */
-  ACK_WAIT_MS: envInt(60_000, 1000),
+  // ACK_WAIT_MS and MAX_DELIVERIES live in storageEnvSchema (the API opens the same consumer).
   /** On SIGTERM: time to finish the running task before releasing it. Default 25 s. */
   SHUTDOWN_GRACE_MS: envInt(25_000, 0),
   /** Port for /metrics and /healthz. Default 9464; 0 disables. */
