@@ -14,8 +14,11 @@ export interface SerializedError {
 }
 
 export function serializeEngineError(e: unknown): SerializedError {
-  if (e instanceof CheckpointError) return { name: e.name, message: e.message, file: e.file, reason: e.reason };
+  // Subclasses (UnsafePickleError, ExpansionFolderError, …) travel as CheckpointError: the
+  // worker decides on the class and reason, the message keeps the detail.
+  if (e instanceof CheckpointError) return { name: 'CheckpointError', message: e.message, file: e.file, reason: e.reason };
   if (e instanceof EngineAbortedError) return { name: e.name, message: e.message, kind: e.kind };
+  if (e instanceof EngineInputError) return { name: 'EngineInputError', message: e.message };
   if (e instanceof Error) return { name: e.name, message: e.message, stack: e.stack };
   return { name: 'Error', message: String(e) };
 }
