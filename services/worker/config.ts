@@ -14,6 +14,14 @@ export const workerEnvSchema = storageEnvSchema.extend({
   MODELS_DIR: z.string().default('./models'),
   /** Built ONNX graphs; keep on the models' filesystem so weights are hard-linked, not copied. Default ./models/.onnx-cache */
   ENGINE_CACHE_DIR: z.string().optional(),
+  /**
+   * Model files to download at start when missing (as Fooocus does on first launch): inline
+   * JSON (a value starting with '[') or the path of a JSON file, holding an array of
+   * `{ "path": "checkpoints/x.safetensors", "url": "https://…", "sha256": "<hex>", "size": <bytes> }`
+   * with `path` relative to MODELS_DIR and sha256/size optional (sha256 strongly advised).
+   * Validated at start (services/worker/ensureDefaultModels.ts). Default: none.
+   */
+  MODEL_DOWNLOADS: z.string().optional(),
   /** Execution provider: cpu, cuda, webgpu or auto. Default cpu. */
   ENGINE_PROVIDER: z.enum(['cpu', 'cuda', 'webgpu', 'auto']).default('cpu'),
   ENGINE_DEVICE_ID: envInt(0, 0, 64),
