@@ -12,6 +12,16 @@
  * 32×32 latent by default; BENCH_MEDIUM_LATENT=64 for 512 px). Peak RSS is
  * reported, and how long the event loop stays blocked while a job runs on
  * the main thread versus in the engine's worker thread.
+ *
+ * LoRA rows (medium checkpoint, 1, 3 and 5 random rank-32 kohya LoRAs over
+ * every transformer linear and text-encoder layer, the fifth with LoCon
+ * convs), each a ratio against the plain load of the same checkpoint (a
+ * fresh LoadedCheckpoint opening its four sessions from cached graphs):
+ *  - merge: withLoras() on files already hashed — match, merge, write the shard;
+ *  - first sessions: building the patched graphs and opening their sessions;
+ *  - reload: the same set on a fresh checkpoint object (shard and graphs
+ *    cached, as after an LRU eviction or a restart): sessions only.
+ * BENCH_SECTIONS=tiny,medium,lora picks sections (default all).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +34,9 @@ import { encodeWorkloads } from '../services/engine/pipeline/encodePrompt.ts';
 import { createUnetDenoiser } from '../services/engine/pipeline/unetDenoiser.ts';
 import type { UnetConfig } from '../services/engine/graphs/unetConfig.ts';
 import { writeRandomSdxlCheckpoint } from './randomCheckpoint.ts';
+import { writeRandomLora } from './randomLora.ts';
+import { LoadedCheckpoint, type LoadOptions } from '../services/engine/runtime/loadedCheckpoint.ts';
+import { resolveLoras } from '../services/engine/lora/mergeLoras.ts';
 
 const shared = process.env.FOOOCUS_SHARED ?? resolve(import.meta.dirname, '../../shared');
 const tiny = join(shared, 'golden/tiny-sdxl.safetensors');
@@ -127,12 +140,62 @@ async function benchCheckpoint(label: string, checkpoint: string, latent: number
   ];
 }
 
+async function benchLoras(label: string, checkpoint: string, dir: string): Promise<Row[]> {
+  const opts: LoadOptions = { cacheDir: join(dir, 'lora-cache'), compute: 'float32', session: { providers: ['cpu'] }, maxLoadedVariants: 3 };
+  const prime = await LoadedCheckpoint.load(checkpoint, opts);
+  await prime.warm(); // graphs built and cached: the baseline is a load, not a build
+  await prime.close();
+  let t = performance.now();
+  const base = await LoadedCheckpoint.load(checkpoint, opts);
+  await base.warm();
+  const plain = performance.now() - t;
+  const rows: Row[] = [{ name: `${label}: plain load (4 sessions from cached graphs) [LoRA baseline]`, ms: plain, ratio: 1 }];
+
+  const files: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const path = join(dir, `random-lora-${i}.safetensors`);
+    const modules = writeRandomLora(path, checkpoint, { rank: 32, seed: i + 1, convs: i === 4 });
+    if (i === 0 || i === 4) process.stderr.write(`${path}: ${modules} modules\n`);
+    files.push(path);
+  }
+  await resolveLoras(files.map((path) => ({ path, weight: 1 })), opts.cacheDir); // hash once, outside the timings
+  try {
+    for (const n of [1, 3, 5]) {
+      const set = files.slice(0, n).map((path, i) => ({ path, weight: 0.4 + 0.1 * i }));
+      t = performance.now();
+      const variant = await base.withLoras(set);
+      const merge = performance.now() - t;
+      t = performance.now();
+      await variant.warm();
+      const first = performance.now() - t;
+      const fresh = await LoadedCheckpoint.load(checkpoint, opts);
+      await fresh.warm();
+      t = performance.now();
+      const again = await fresh.withLoras(set);
+      await again.warm();
+      const reload = performance.now() - t;
+      await fresh.close();
+      const r = variant.lora!.report;
+      const note = `${r.tensors} tensors, ${r.patched.unet}+${r.patched.clip} keys, peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`;
+      rows.push({ name: `${label}: LoRA merge, ${n} LoRA${n > 1 ? 's' : ''} (match + merge + shard write)`, ms: merge, ratio: merge / plain, note });
+      rows.push({ name: `${label}: LoRA first sessions, ${n} (build patched graphs + open)`, ms: first, ratio: first / plain });
+      rows.push({ name: `${label}: LoRA reload, ${n} (cached shard + graphs, sessions only)`, ms: reload, ratio: reload / plain });
+    }
+  } finally {
+    await base.close();
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-engine-'));
+  const sections = new Set((process.env.BENCH_SECTIONS ?? 'tiny,medium,lora').split(','));
   try {
     const rows: Row[] = [];
-    rows.push(...(await benchCheckpoint('tiny', tiny, 16, join(dir, 'cache'))));
-    rows.push(...(await benchEventLoop(tiny, join(dir, 'cache'))));
+    if (sections.has('tiny')) {
+      rows.push(...(await benchCheckpoint('tiny', tiny, 16, join(dir, 'cache'))));
+      rows.push(...(await benchEventLoop(tiny, join(dir, 'cache'))));
+    }
 
     const medium: UnetConfig = {
       inChannels: 4, outChannels: 4, modelChannels: 320, channelMult: [1, 2, 4], numResBlocks: [2, 2, 2],
@@ -143,7 +206,8 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     writeRandomSdxlCheckpoint(mediumPath, medium, tiny);
     process.stderr.write(`medium checkpoint written in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-    rows.push(...(await benchCheckpoint('medium', mediumPath, Number(process.env.BENCH_MEDIUM_LATENT ?? 32), join(dir, 'cache'), 1)));
+    if (sections.has('medium')) rows.push(...(await benchCheckpoint('medium', mediumPath, Number(process.env.BENCH_MEDIUM_LATENT ?? 32), join(dir, 'cache'), 1)));
+    if (sections.has('lora')) rows.push(...(await benchLoras('medium', mediumPath, dir)));
 
     const nameWidth = Math.max(...rows.map((r) => r.name.length));
     console.log('engine benchmark (CPU, onnxruntime-node; ratios against the bare-UNet baseline of the same checkpoint)');

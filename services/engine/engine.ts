@@ -1,8 +1,10 @@
 /**
  * The engine: checkpoints in, images out. Keeps the most recently used
- * checkpoints loaded (sessions reused across jobs with the same checkpoint)
- * and runs one job at a time; progress per step with an optional preview,
- * cancellation through an AbortSignal between steps.
+ * checkpoints loaded (sessions reused across jobs with the same checkpoint;
+ * at least two while a job uses a refiner, so base and refiner stay loaded
+ * together) and the last separate VAE, and runs one job at a time; progress
+ * per step with an optional preview, cancellation through an AbortSignal
+ * between steps.
  */
 import { join } from 'node:path';
 import type { EngineConfig } from './engineConfig.ts';
@@ -16,17 +18,26 @@ import { fooocusSamplingSigmas } from './diffusion/samplingSigmas.ts';
 import { resolveSampler } from './diffusion/samplers/index.ts';
 import { autoCandidates, providerChoice, type ProviderChoice } from './runtime/executionProvider.ts';
 import { LoadedCheckpoint } from './runtime/loadedCheckpoint.ts';
+import { LoadedVae } from './runtime/loadedVae.ts';
+import { validateRefinerJob } from './pipeline/refiner.ts';
+import type { LoraRequest } from './lora/mergeLoras.ts';
 
 export const MAX_SEED = (1n << 63n) - 1n;
 
 export class Engine {
   private loaded = new Map<string, Promise<LoadedCheckpoint>>();
+  /** The last separate VAE (job.vae) used, by path; one at a time. */
+  private vae: { path: string; load: Promise<LoadedVae> } | null = null;
   private provider: ProviderChoice | null = null;
 
   constructor(readonly config: EngineConfig) {}
 
-  /** Loads (or finds) a checkpoint and opens its txt2img sessions. */
-  async load(checkpoint: string): Promise<LoadedCheckpoint> {
+  /**
+   * Loads (or finds) a checkpoint and opens its txt2img sessions. `keep`:
+   * how many checkpoints stay loaded at least, whatever maxLoadedCheckpoints
+   * says (2 while a refiner job needs its base too); default 1.
+   */
+  async load(checkpoint: string, keep = 1): Promise<LoadedCheckpoint> {
     const hit = this.loaded.get(checkpoint);
     if (hit) {
       // Refresh LRU order.
@@ -37,7 +48,7 @@ export class Engine {
     const p = this.open(checkpoint);
     this.loaded.set(checkpoint, p);
     p.catch(() => this.loaded.delete(checkpoint));
-    const max = Math.max(1, this.config.maxLoadedCheckpoints ?? 1);
+    const max = Math.max(1, keep, this.config.maxLoadedCheckpoints ?? 1);
     while (this.loaded.size > max) {
       const [oldest, op] = this.loaded.entries().next().value as [string, Promise<LoadedCheckpoint>];
       this.loaded.delete(oldest);
@@ -46,12 +57,33 @@ export class Engine {
     return p;
   }
 
+  /**
+   * `checkpoint` with `loras` merged (lora/, Fooocus strengths): its LoRA
+   * variant (merged shard and graphs cached on disk, sessions kept for the
+   * last `maxLoadedVariants` sets), or the checkpoint itself when the list
+   * changes nothing. LoraError (a CheckpointError) for a missing file.
+   */
+  async loadWithLoras(checkpoint: string, loras: readonly LoraRequest[] | undefined, keep = 1): Promise<LoadedCheckpoint> {
+    const model = await this.load(checkpoint, keep);
+    if (!loras || loras.length === 0) return model;
+    const variant = await model.withLoras(loras);
+    await variant.warm();
+    return variant;
+  }
+
   async generate(job: TextToImageJob, opts: GenerateOptions = {}): Promise<GeneratedImage[]> {
     validateJob(job);
-    const model = await this.load(job.checkpoint);
+    // Fooocus: "Refiner disabled because base model and refiner are same."
+    const refinerJob = job.refiner && job.refiner.checkpoint !== job.checkpoint ? job.refiner : undefined;
+    const keep = refinerJob ? 2 : 1;
+    const model = await this.loadWithLoras(job.checkpoint, job.loras, keep);
     if (model.isRefiner) {
       throw new EngineInputError(`${job.checkpoint} is an SDXL refiner; it cannot be used as the base model`);
     }
+    // Fooocus gives the refiner the user's LoRAs too (default_pipeline.refresh_everything); an SDXL
+    // LoRA matches little of a real refiner, so there it is usually skipped as a mismatch.
+    const refiner = refinerJob ? await this.loadWithLoras(refinerJob.checkpoint, job.loras, keep) : undefined;
+    const decoder = job.vae ? await this.loadVae(job.vae, job.checkpoint) : model;
     const cache = new Map<string, TextConditioning>();
     const images: GeneratedImage[] = [];
     const count = job.seeds.length;
@@ -62,7 +94,7 @@ export class Engine {
       const negative = await encodeWorkloads(model, prompts.negative, { topK: job.negativeTopK, clipSkip: job.clipSkip, cache });
       const seed = job.seeds[i];
       const latent = await sampleTextToImage({
-        model, job, seed, positive, negative,
+        model, job, seed, positive, negative, refiner,
         signal: opts.signal,
         onStep: async (e) => {
           // Abort reasons from the host carry stop/skip; anything else is a plain abort.
@@ -76,7 +108,8 @@ export class Engine {
         },
       });
       const kind = fooocusSamplingSigmas({ scheduler: job.scheduler, steps: job.steps, sampler: resolveSampler(job.sampler).name }).modelSampling.kind;
-      const rgb = await decodeLatent(model, latent, kind, [1, 4, job.height / 8, job.width / 8]);
+      // Always the base's VAE (or job.vae): Fooocus discards a refiner's VAE.
+      const rgb = await decodeLatent(decoder, latent, kind, [1, 4, job.height / 8, job.width / 8]);
       const format = job.format ?? 'png';
       const data = new Uint8Array(await encodeRgb8(rgb.rgb, rgb.width, rgb.height, { format, quality: job.quality, metadata: job.metadata }));
       images.push({ seed, width: rgb.width, height: rgb.height, format, data });
@@ -87,7 +120,32 @@ export class Engine {
   async close(): Promise<void> {
     const all = [...this.loaded.values()];
     this.loaded.clear();
+    const vae = this.vae;
+    this.vae = null;
+    await vae?.load.then((v) => v.close()).catch(() => undefined);
     for (const p of all) await p.then((m) => m.close()).catch(() => undefined);
+  }
+
+  /** The separate VAE at `path`, checked against `checkpoint`'s own VAE (CheckpointError when it does not fit). */
+  private async loadVae(path: string, checkpoint: string): Promise<LoadedVae> {
+    if (this.vae?.path !== path) {
+      const previous = this.vae;
+      const load = LoadedVae.load(path, { cacheDir: this.config.cacheDir, compute: 'float32', session: this.sessionOptions() });
+      this.vae = { path, load };
+      load.catch(() => {
+        if (this.vae?.load === load) this.vae = null;
+      });
+      previous?.load.then((v) => v.close()).catch(() => undefined);
+    }
+    const vae = await this.vae!.load;
+    vae.assertFits(checkpoint);
+    return vae;
+  }
+
+  /** Session options of the chosen provider ('auto' → the one that opened, else CPU). */
+  private sessionOptions() {
+    const choice = this.config.provider && this.config.provider !== 'auto' ? providerChoice(this.config.provider, this.config.deviceId) : this.provider ?? providerChoice('cpu');
+    return { intraOpThreads: this.config.intraOpThreads, providers: choice.providers };
   }
 
   private async open(checkpoint: string): Promise<LoadedCheckpoint> {
@@ -96,7 +154,7 @@ export class Engine {
     const name = this.config.provider ?? 'cpu';
     if (name !== 'auto') {
       const choice = providerChoice(name, this.config.deviceId);
-      const m = await LoadedCheckpoint.load(checkpoint, { cacheDir, compute: choice.compute, session: { ...session, providers: choice.providers } });
+      const m = await LoadedCheckpoint.load(checkpoint, { cacheDir, compute: choice.compute, session: { ...session, providers: choice.providers }, maxLoadedVariants: this.config.maxLoadedVariants });
       await m.warm();
       return m;
     }
@@ -104,7 +162,7 @@ export class Engine {
     const candidates = this.provider ? [this.provider] : autoCandidates(this.config.deviceId);
     let lastError: unknown;
     for (const choice of candidates) {
-      const m = await LoadedCheckpoint.load(checkpoint, { cacheDir, compute: choice.compute, session: { ...session, providers: choice.providers } });
+      const m = await LoadedCheckpoint.load(checkpoint, { cacheDir, compute: choice.compute, session: { ...session, providers: choice.providers }, maxLoadedVariants: this.config.maxLoadedVariants });
       try {
         await m.warm();
         this.provider = choice;
@@ -130,4 +188,15 @@ function validateJob(job: TextToImageJob): void {
   if (job.seeds.length === 0) throw new EngineInputError('at least one seed is needed');
   for (const s of job.seeds) if (s < 0n || s > MAX_SEED) throw new EngineInputError(`seed ${s} is outside 0..2^63−1`);
   if (!Number.isFinite(job.cfg) || job.cfg <= 0) throw new EngineInputError(`cfg must be positive, got ${job.cfg}`);
+  if (job.clipSkip !== undefined && !(Number.isInteger(job.clipSkip) && job.clipSkip >= 1 && job.clipSkip <= 12)) {
+    throw new EngineInputError(`clip_skip must be an integer in 1..12, got ${job.clipSkip}`);
+  }
+  if (job.adm && ![job.adm.positive, job.adm.negative, job.adm.end].every(Number.isFinite)) {
+    throw new EngineInputError(`ADM scalers must be finite numbers, got ${JSON.stringify(job.adm)}`);
+  }
+  if (job.freeu && ![job.freeu.b1, job.freeu.b2, job.freeu.s1, job.freeu.s2].every(Number.isFinite)) {
+    throw new EngineInputError(`FreeU parameters must be finite numbers, got ${JSON.stringify(job.freeu)}`);
+  }
+  // A refiner equal to the base is dropped unchecked, as Fooocus drops it.
+  if (job.refiner && job.refiner.checkpoint !== job.checkpoint) validateRefinerJob(job.refiner, job.steps);
 }

@@ -14,4 +14,9 @@ export interface EngineConfig {
   intraOpThreads?: number;
   /** Checkpoints kept loaded (sessions) at once; default 1 (a full SDXL is ~10 GB fp32 on CPU). */
   maxLoadedCheckpoints?: number;
+  /**
+   * LoRA sets kept loaded (their own UNet/CLIP sessions) per checkpoint at once; default 2.
+   * Each costs a UNet's weights again (SDXL: ~5 GB fp16 on GPU, ~10 GB float32 on CPU).
+   */
+  maxLoadedVariants?: number;
 }

@@ -3,6 +3,7 @@
  * checkpoints, prompts and pixels — not tasks, HTTP or queues; the worker
  * translates a task's GenerationJob into this.
  */
+import type { FreeuParams } from './graphs/freeu.ts';
 import type { ImageFormat } from './image/encodeImage.ts';
 
 export interface AdmScalers {
@@ -38,6 +39,24 @@ export interface TextToImageJob {
   adm?: AdmScalers;
   /** 1..12, default 2 (SDXL's penultimate layer). */
   clipSkip?: number;
+  /**
+   * LoRAs merged into the base (and the refiner, as Fooocus does), each an
+   * absolute path of a .safetensors (or torch pickle) LoRA and its strength;
+   * order does not matter, weight 0 is ignored. Fooocus's default preset
+   * always adds the offset LoRA at 0.1 — the caller lists it. Absent = none.
+   */
+  loras?: { path: string; weight: number }[];
+  /** FreeU_V2 on the base UNet (Fooocus freeu_enabled); absent = the plain UNet. */
+  freeu?: FreeuParams;
+  /** A refiner that takes over at `switchStep`; absent (or the base checkpoint itself, as Fooocus) = none. */
+  refiner?: RefinerJob;
+  /**
+   * Absolute path of a separate VAE .safetensors (Fooocus vae_name) that
+   * decodes instead of the checkpoint's own: standalone (`encoder.*`,
+   * `decoder.*`, `quant_conv`, `post_quant_conv`) or `first_stage_model.`
+   * keys. Absent = the checkpoint's built-in VAE.
+   */
+  vae?: string;
   /** One seed per image, 0..2^63−1. */
   seeds: bigint[];
   /**
@@ -52,6 +71,24 @@ export interface TextToImageJob {
   previews?: boolean;
   /** Text written into the image files (PNG tEXt / EXIF). */
   metadata?: Record<string, string>;
+}
+
+/**
+ * How the refiner takes over (F modules/default_pipeline.py process_diffusion):
+ * `joint` swaps the UNet inside one sampler run after the step callback of
+ * `switchStep` (the base runs steps 0…switchStep); `separate` runs two sampler
+ * calls, the base on steps 0…switchStep−1 and the refiner on the rest, the
+ * second without added noise; `vae` (an SD 1.5 refiner through Fooocus' latent
+ * interposer) is refused, the interposer model is not available.
+ */
+export type RefinerSwapMethod = 'joint' | 'separate' | 'vae';
+
+export interface RefinerJob {
+  /** Absolute path of an SDXL refiner, or an SDXL base model used as refiner. */
+  checkpoint: string;
+  /** Fooocus: round(steps · refiner_switch); 0..steps. */
+  switchStep: number;
+  swapMethod: RefinerSwapMethod;
 }
 
 export interface GenerationProgress {

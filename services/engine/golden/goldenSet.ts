@@ -24,6 +24,8 @@ import type { Tolerance } from './compare.ts';
 export interface GoldenCasesJson {
   set?: string;
   checkpoint?: string;
+  /** A features set's base model, kept in another set (golden-features README). */
+  base_checkpoint?: { path: string; sha256?: string };
   cases: Record<string, unknown>;
   tolerances?: { fp32?: Record<string, unknown> };
 }
@@ -123,6 +125,8 @@ export interface GoldenSetOptions {
 export class GoldenSet {
   private readonly files = new Map<string, CaseFile>();
   private checkpointLoad: Promise<LoadedCheckpoint> | undefined;
+  /** Further checkpoints by absolute path (a features set's base and refiner). */
+  private readonly otherCheckpoints = new Map<string, Promise<LoadedCheckpoint>>();
   private ownedCacheDir: string | undefined;
 
   private constructor(
@@ -220,6 +224,33 @@ export class GoldenSet {
     return this.checkpointLoad;
   }
 
+  /**
+   * Any checkpoint by its path relative to the set (a features set names its
+   * base as `base_checkpoint.path` and its refiner in a section), loaded once
+   * like `checkpoint()` and closed with the set.
+   */
+  checkpointAt(relativePath: string): Promise<LoadedCheckpoint> {
+    const path = this.resolve(relativePath);
+    if (this.json.checkpoint && path === this.checkpointPath()) return this.checkpoint();
+    let load = this.otherCheckpoints.get(path);
+    if (!load) {
+      load = LoadedCheckpoint.load(path, {
+        cacheDir: this.cacheDir(),
+        compute: 'float32',
+        session: { providers: ['cpu'], intraOpThreads: this.opts.intraOpThreads },
+      });
+      this.otherCheckpoints.set(path, load);
+    }
+    return load;
+  }
+
+  /** The base model: the set's own checkpoint, or the one a features set names in `base_checkpoint`. */
+  baseCheckpoint(): Promise<LoadedCheckpoint> {
+    if (this.json.checkpoint) return this.checkpoint();
+    if (!this.json.base_checkpoint) throw new Error('cases.json names neither checkpoint nor base_checkpoint');
+    return this.checkpointAt(this.json.base_checkpoint.path);
+  }
+
   /** The raw checkpoint file, for the few debug references computed outside the graphs. */
   checkpointFile(): CaseFile {
     return this.file(this.checkpointPath());
@@ -237,6 +268,8 @@ export class GoldenSet {
       await loaded?.close();
       this.checkpointLoad = undefined;
     }
+    for (const load of this.otherCheckpoints.values()) await (await load.catch(() => undefined))?.close();
+    this.otherCheckpoints.clear();
     for (const f of this.files.values()) f.close();
     this.files.clear();
     if (this.ownedCacheDir) rmSync(this.ownedCacheDir, { recursive: true, force: true });

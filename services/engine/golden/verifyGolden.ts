@@ -12,8 +12,12 @@
 import { formatCaseResult, skippedKind, type CaseResult } from './caseChecks.ts';
 import { CaseContext, type CaseRunner } from './caseRunner.ts';
 import { runEmbeddingCases } from './embeddingCases.ts';
+import { runExpansionCases } from './expansionCases.ts';
 import { runFooocusCfgCases } from './fooocusCfgCases.ts';
+import { runFreeuCases } from './freeuCases.ts';
 import type { GoldenSet } from './goldenSet.ts';
+import { runLoraCases } from './loraCases.ts';
+import { runRefinerCases } from './refinerCases.ts';
 import { runSamplerRunCases } from './samplerRunCases.ts';
 import { runScheduleCases } from './scheduleCases.ts';
 import { runSchedulerSigmaCases } from './schedulerSigmaCases.ts';
@@ -38,6 +42,10 @@ export const CASE_RUNNERS: Readonly<Record<string, CaseRunner>> = {
   fooocus_cfg: runFooocusCfgCases,
   sampler_runs: runSamplerRunCases,
   scheduler_sigmas: runSchedulerSigmaCases,
+  refiner: runRefinerCases,
+  freeu: runFreeuCases,
+  expansion: runExpansionCases,
+  lora: runLoraCases,
 };
 
 export interface VerifyGoldenOptions {

@@ -24,13 +24,15 @@
  * (input_blocks[0], so it also reaches that skip), IP-Adapter image K/V
  * concatenated in every attn2 (unetAttention.ts), ControlNet residuals added to
  * the skips and after the middle block (`apply_control`), FreeU scaling of
- * (h, skip) before each output concat. Each will be a field of UnetVariant,
- * adding its inputs and its few nodes at that point; none is built yet.
+ * (h, skip) before each output concat. Each is a field of UnetVariant,
+ * adding its inputs and its few nodes at that point; FreeU (`freeu`, freeu.ts)
+ * is built, the others not yet.
  */
 import type { BuiltModel, ComputeType } from '../onnx/graphBuilder.ts';
 import { GraphBuilder } from '../onnx/graphBuilder.ts';
 import { conv2d, groupNorm, linear, silu } from '../onnx/layers.ts';
 import type { WeightSource } from '../onnx/weightSource.ts';
+import { FREEU_INPUT, freeuPatch, freeuStage } from './freeu.ts';
 import { RESBLOCK_GN_EPS, resBlock } from './resBlock.ts';
 import { spatialTransformer } from './spatialTransformer.ts';
 import { sinusoidalEmbedding } from './timestepEmbedding.ts';
@@ -48,6 +50,13 @@ export interface UnetVariant {
    * For tests and debugging. Default false.
    */
   debugOutputs?: boolean;
+  /**
+   * FreeU_V2 (freeu.ts): adds the input `freeu` float32 [4] = b1, b2, s1, s2
+   * and patches (h, skip) before every output concat whose h has 4× or 2×
+   * model_channels. Parameters are an input, so one session serves any
+   * values. Default false (the plain UNet, no extra input).
+   */
+  freeu?: boolean;
 }
 
 export interface BuildUnetGraphOptions {
@@ -62,7 +71,7 @@ export interface BuildUnetGraphOptions {
 }
 
 /** Graph input and output names. */
-export const UNET_IO = { x: 'x', timesteps: 'timesteps', context: 'context', y: 'y', eps: 'eps' } as const;
+export const UNET_IO = { x: 'x', timesteps: 'timesteps', context: 'context', y: 'y', eps: 'eps', freeu: FREEU_INPUT } as const;
 
 /**
  * Builds the graph after checking the weights against the config's manifest,
@@ -87,6 +96,7 @@ function forward(g: GraphBuilder, layout: UnetLayout, variant: UnetVariant): voi
   const timesteps = g.input(UNET_IO.timesteps, 'float32', ['B']);
   const context = config.contextDim === null ? '' : toCompute(g.input(UNET_IO.context, 'float32', ['B', 'S', config.contextDim]));
   const y = config.admInChannels === null ? '' : toCompute(g.input(UNET_IO.y, 'float32', ['B', config.admInChannels]));
+  const freeu = variant.freeu ? g.input(UNET_IO.freeu, 'float32', [4]) : '';
 
   // emb = time_embed(temb(t)) + label_emb(y); the sinusoid stays float32 (timestepEmbedding.ts).
   const tSin = sinusoidalEmbedding(g, timesteps, config.modelChannels);
@@ -110,7 +120,11 @@ function forward(g: GraphBuilder, layout: UnetLayout, variant: UnetVariant): voi
   if (middle.res.length > 1) h = resBlock(g, h, embAct, middle.res[1]);
 
   for (const b of layout.output) {
-    h = g.op('Concat', [h, skips.pop()!], { axis: 1 });
+    let skip = skips.pop()!;
+    // Fooocus' output_block_patch point (patched_unet_forward): after the pop, before the concat.
+    const stage = freeu ? freeuStage(b.res.inChannels - b.skipChannels, config.modelChannels) : null;
+    if (stage !== null) ({ h, skip } = freeuPatch(g, { h, skip, hChannels: b.res.inChannels - b.skipChannels, params: freeu, stage }));
+    h = g.op('Concat', [h, skip], { axis: 1 });
     h = resBlock(g, h, embAct, b.res);
     if (b.transformer) h = spatialTransformer(g, h, context, b.transformer, useLinear);
     // The next skip to be concatenated fixes the upsampled size.

@@ -2,7 +2,8 @@
  * One text-to-image generation (one seed), Fooocus's way (pipeline.md §1):
  * sigmas for the scheduler/sampler pair, torch-identical initial noise from
  * the seed, conditioning with Fooocus's timed ADM, the sampler with the UNet
- * denoiser, then VAE decode and 8-bit conversion.
+ * denoiser (FreeU on the base UNet when the job asks; a refiner taking over
+ * at the switch step, refiner.ts), then VAE decode and 8-bit conversion.
  */
 import { admSwitchTimestep, fooocusAdm } from '../conditioning/admConditioning.ts';
 import { fooocusSamplingSigmas } from '../diffusion/samplingSigmas.ts';
@@ -18,7 +19,8 @@ import { imageToRgb8 } from '../image/pixels.ts';
 import type { TextToImageJob } from '../job.ts';
 import type { LoadedCheckpoint } from '../runtime/loadedCheckpoint.ts';
 import type { TextConditioning } from './encodePrompt.ts';
-import { createUnetDenoiser } from './unetDenoiser.ts';
+import { refinerConditioning, sampleWithRefiner, validateRefinerJob } from './refiner.ts';
+import { createUnetDenoiser, type EvalRecord, type SideConditioning } from './unetDenoiser.ts';
 
 export const LATENT_CHANNELS = 4;
 export const VAE_SCALE = 8;
@@ -39,6 +41,10 @@ export interface TextToImageInput {
   negative: TextConditioning;
   onStep?: (e: StepEvent) => void | Promise<void>;
   signal?: AbortSignal;
+  /** The loaded `job.refiner` checkpoint; without it the job runs unrefined. */
+  refiner?: LoadedCheckpoint;
+  /** Every denoiser evaluation, with the model that ran it (golden runs record these). */
+  onEval?: (r: EvalRecord, model: 'base' | 'refiner') => void;
 }
 
 export interface RgbImage {
@@ -70,28 +76,50 @@ export async function sampleTextToImage(input: TextToImageInput): Promise<Latent
   const latent = modelSampling.kind === 'edm' ? emptyLatentIn(modelSampling.kind, shape) : undefined;
   const xInit = initialLatent({ noise, sigmas, modelSampling, latent });
   const adm = job.adm ?? { positive: 1.5, negative: 0.8, end: 0.3 };
-  const denoiser = createUnetDenoiser({
-    model,
+  const positive: SideConditioning = { text: input.positive, adm: fooocusAdm(input.positive.pooled, job.height, job.width, adm.positive) };
+  const negative: SideConditioning = { text: input.negative, adm: fooocusAdm(input.negative.pooled, job.height, job.width, adm.negative) };
+  const common = {
     modelSampling,
     latentShape: shape,
-    positive: { text: input.positive, adm: fooocusAdm(input.positive.pooled, job.height, job.width, adm.positive) },
-    negative: { text: input.negative, adm: fooocusAdm(input.negative.pooled, job.height, job.width, adm.negative) },
     cfg: job.cfg,
-    guidance: { kind: 'fooocus', sharpness: job.sharpness ?? 2, adaptiveCfg: job.adaptiveCfg ?? 7 },
+    guidance: { kind: 'fooocus', sharpness: job.sharpness ?? 2, adaptiveCfg: job.adaptiveCfg ?? 7 } as const,
     admSwitchTimestep: admSwitchTimestep(adm.end),
-  });
+  };
+  let evalModel: 'base' | 'refiner' = 'base';
+  const onEval = input.onEval ? (r: EvalRecord) => input.onEval!(r, evalModel) : undefined;
+  // FreeU patches the base UNet only (Fooocus applies it to final_unet, never to the refiner).
+  const denoiser = createUnetDenoiser({ ...common, model, positive, negative, freeu: job.freeu, onEval });
   const steps = sigmas.length - 1;
-  return sampler.run(denoiser, xInit, sigmas, {
-    model: modelSampling,
-    noise: samplerNoise(sampler.noise, seed, shape),
-    signal: input.signal,
-    onStep: input.onStep
-      ? (info) => input.onStep!({ step: info.i + 1, steps, denoised: info.denoised, latentShape: shape })
-      : undefined,
-  });
+  const samplerNoiseSource = samplerNoise(sampler.noise, seed, shape);
+  const onStep = input.onStep
+    ? (info: { i: number; denoised: Latent }) => input.onStep!({ step: info.i + 1, steps, denoised: info.denoised, latentShape: shape })
+    : undefined;
+  if (job.refiner && input.refiner) {
+    validateRefinerJob(job.refiner, steps);
+    const refiner = input.refiner;
+    // h, w = latent × 8: what ComfyUI's encode_model_conds passes to the refiner's encode_adm.
+    const [, , lh, lw] = shape;
+    const refinerDenoiser = createUnetDenoiser({
+      ...common,
+      model: refiner,
+      positive: refinerConditioning(refiner, input.positive, positive, 'positive', lh * VAE_SCALE, lw * VAE_SCALE),
+      negative: refinerConditioning(refiner, input.negative, negative, 'negative', lh * VAE_SCALE, lw * VAE_SCALE),
+      onEval,
+    });
+    return sampleWithRefiner({
+      sampler, base: denoiser, refiner: refinerDenoiser,
+      method: job.refiner.swapMethod as 'joint' | 'separate', switchStep: job.refiner.switchStep,
+      sigmas, xInit, modelSampling, noise: samplerNoiseSource, signal: input.signal, onStep,
+      onSwap: (m) => (evalModel = m),
+    });
+  }
+  return sampler.run(denoiser, xInit, sigmas, { model: modelSampling, noise: samplerNoiseSource, signal: input.signal, onStep });
 }
 
-export async function decodeLatent(model: LoadedCheckpoint, latent: Latent, kind: import('../diffusion/types.ts').ModelSamplingKind, shape: readonly number[]): Promise<RgbImage> {
+/** Whatever decodes latents: a checkpoint's built-in VAE or a separate one (LoadedVae). */
+export type LatentDecoder = Pick<LoadedCheckpoint, 'decode'>;
+
+export async function decodeLatent(model: LatentDecoder, latent: Latent, kind: import('../diffusion/types.ts').ModelSamplingKind, shape: readonly number[]): Promise<RgbImage> {
   const z = Float32Array.from(latentForVae(latent, kind, shape));
   const image = await model.decode({ data: z, dims: shape });
   const [, , h, w] = image.dims;

@@ -11,6 +11,7 @@
  * negative entirely.
  */
 import type { AdmPair } from '../conditioning/admConditioning.ts';
+import type { FreeuParams } from '../graphs/freeu.ts';
 import { denoisedFromEps, scaleUnetInput } from '../diffusion/modelSampling.ts';
 import { cfgDenoised, needsUncond } from '../diffusion/guidance/cfg.ts';
 import { fooocusGuidance } from '../diffusion/guidance/fooocusGuidance.ts';
@@ -45,6 +46,8 @@ export interface UnetDenoiserOptions {
   guidance: Guidance;
   /** The emphasized ADM is used while t > this (Fooocus: 999·(1 − adm_scaler_end)). */
   admSwitchTimestep: number;
+  /** FreeU_V2 parameters: the UNet runs its FreeU variant (LoadedCheckpoint.unet). Default none. */
+  freeu?: FreeuParams;
   /** Override σ → UNet timestep (golden runs with interpolated t). */
   timestepOf?: (sigma: number) => number;
   onEval?: (r: EvalRecord) => void;
@@ -84,11 +87,12 @@ export function createUnetDenoiser(o: UnetDenoiserOptions): Denoiser {
     const emphasized = t > o.admSwitchTimestep;
     const yPos = emphasized ? o.positive.adm.emphasized : o.positive.adm.consistent;
     const yNeg = emphasized ? o.negative.adm.emphasized : o.negative.adm.consistent;
+    const unetOpts = { freeu: o.freeu };
     let epsCond: Float32Array;
     let epsUncond: Float32Array | null = null;
     if (!useUncond) {
       epsCond = await o.model.unet({ data: xin, dims: [1, ch, h, w] }, Float32Array.of(t),
-        { data: pos.context, dims: [1, pos.tokens, pos.width] }, { data: yPos, dims: [1, yPos.length] });
+        { data: pos.context, dims: [1, pos.tokens, pos.width] }, { data: yPos, dims: [1, yPos.length] }, unetOpts);
     } else if (batchedContext) {
       const x2 = new Float32Array(2 * size);
       x2.set(xin, 0);
@@ -97,14 +101,14 @@ export function createUnetDenoiser(o: UnetDenoiserOptions): Denoiser {
       y2.set(yPos, 0);
       y2.set(yNeg, yPos.length);
       const eps = await o.model.unet({ data: x2, dims: [2, ch, h, w] }, Float32Array.of(t, t),
-        { data: batchedContext, dims: [2, lcm, pos.width] }, { data: y2, dims: [2, yPos.length] });
+        { data: batchedContext, dims: [2, lcm, pos.width] }, { data: y2, dims: [2, yPos.length] }, unetOpts);
       epsCond = eps.subarray(0, size);
       epsUncond = eps.subarray(size, 2 * size);
     } else {
       epsCond = await o.model.unet({ data: xin, dims: [1, ch, h, w] }, Float32Array.of(t),
-        { data: pos.context, dims: [1, pos.tokens, pos.width] }, { data: yPos, dims: [1, yPos.length] });
+        { data: pos.context, dims: [1, pos.tokens, pos.width] }, { data: yPos, dims: [1, yPos.length] }, unetOpts);
       epsUncond = await o.model.unet({ data: xin, dims: [1, ch, h, w] }, Float32Array.of(t),
-        { data: neg.context, dims: [1, neg.tokens, neg.width] }, { data: yNeg, dims: [1, yNeg.length] });
+        { data: neg.context, dims: [1, neg.tokens, neg.width] }, { data: yNeg, dims: [1, yNeg.length] }, unetOpts);
     }
     const posX0 = denoisedFromEps(kind, x, epsCond, sigma, t);
     const negX0 = epsUncond ? denoisedFromEps(kind, x, epsUncond, sigma, t) : null;

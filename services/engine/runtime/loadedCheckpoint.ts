@@ -3,13 +3,22 @@
  * (built once, cached on disk by content hash) and one onnxruntime session
  * per graph. Sessions are created lazily (the VAE encoder only when an
  * image-to-image feature asks) and reused across jobs.
+ *
+ * LoRA variants (`withLoras`): a LoadedCheckpoint over the same file whose
+ * weights are `overlayWeights(checkpoint, merged shard)` (lora/mergeLoras.ts).
+ * It builds and opens only the graphs its LoRAs patch (UNet graphs, CLIP-L,
+ * CLIP-G), cached on disk under the variant hash instead of the content
+ * hash, and borrows every other session (VAE, an untouched text encoder)
+ * from the checkpoint it came from. The checkpoint owns its variants (an
+ * LRU, lora/loraVariants.ts) and closes them with itself.
  */
 import type * as ort from 'onnxruntime-node';
 import { openSafetensors, type SafetensorsFile } from '../io/safetensors.ts';
-import { checkpointWeights, type WeightSource } from '../onnx/weightSource.ts';
+import { checkpointWeights, overlayWeights, type WeightSource } from '../onnx/weightSource.ts';
 import type { BuiltModel, ComputeType } from '../onnx/graphBuilder.ts';
 import { buildClipGGraph, buildClipLGraph, CLIP_HIDDEN_STATES, CLIP_INPUT_IDS, CLIP_POOLED, REFINER_CLIP_G_PREFIX } from '../graphs/clipTextGraph.ts';
 import type { ClipConfig } from '../graphs/clipConfig.ts';
+import { freeuInput, type FreeuParams } from '../graphs/freeu.ts';
 import { buildUnetGraph, UNET_IO } from '../graphs/unetGraph.ts';
 import { buildVaeDecoderGraph, VAE_DECODER_INPUT, VAE_DECODER_OUTPUT } from '../graphs/vaeDecoderGraph.ts';
 import { buildVaeEncoderGraph, VAE_ENCODER_INPUT, VAE_ENCODER_OUTPUT } from '../graphs/vaeEncoderGraph.ts';
@@ -17,13 +26,25 @@ import { inspectCheckpoint, type CheckpointInspection } from '../io/inspectCheck
 import { cachedFileSha256 } from './contentHash.ts';
 import { ensureGraph, graphDir } from './graphCache.ts';
 import { createSession, runFloat, type SessionOptions } from './onnxSession.ts';
+import { buildLoraKeyMap, type LoraGraph } from '../lora/loraKeyMap.ts';
+import type { LoraRequest, LoraShard, ShardPrecision } from '../lora/mergeLoras.ts';
+import { LoraVariants } from '../lora/loraVariants.ts';
 
-export type GraphName = 'clip_l' | 'clip_g' | 'unet' | 'vae_decoder' | 'vae_encoder';
+/** `unet_freeu`: the UNet with the FreeU input (graphs/freeu.ts), a second session opened on first use. */
+export type GraphName = 'clip_l' | 'clip_g' | 'unet' | 'unet_freeu' | 'vae_decoder' | 'vae_encoder';
 
 export interface LoadOptions {
   cacheDir: string;
   compute: ComputeType;
   session: SessionOptions;
+  /** LoRA variants (sessions per LoRA set) kept open at once; default 2 (lora/loraVariants.ts). */
+  maxLoadedVariants?: number;
+  /**
+   * Merged-weight precision (lora/mergeLoras.ts): default 'float32' for float32
+   * graphs (the golden float32 merge), 'stored' (the checkpoint's dtype, rounded
+   * as Fooocus does on a GPU) for float16 graphs.
+   */
+  loraPrecision?: ShardPrecision;
 }
 
 export interface ClipOutput {
@@ -50,6 +71,11 @@ export class LoadedCheckpoint {
   readonly builtGraphs: GraphName[] = [];
   clipL?: ClipConfig;
   clipG?: ClipConfig;
+  /** On a LoRA variant: its shard and merge report (what was applied, skipped, unmatched); null on the checkpoint itself. */
+  lora: LoraShard | null = null;
+  private parent: LoadedCheckpoint | null = null;
+  private shardFile: SafetensorsFile | null = null;
+  private loraVariants: LoraVariants<LoadedCheckpoint> | undefined;
 
   private constructor(
     readonly path: string,
@@ -75,8 +101,12 @@ export class LoadedCheckpoint {
     return ALWAYS_FP32.has(graph) ? 'float32' : this.opts.compute;
   }
 
-  /** Builds (or finds) every graph txt2img needs and opens its session. */
-  async warm(graphs: GraphName[] = this.isRefiner ? ['clip_g', 'unet', 'vae_decoder'] : ['clip_l', 'clip_g', 'unet', 'vae_decoder']): Promise<void> {
+  /**
+   * Builds (or finds) every graph txt2img needs and opens its session. A
+   * refiner only ever runs its UNet (Fooocus conditions it with the base's
+   * text encoder and decodes with the base's VAE), so that is all it warms.
+   */
+  async warm(graphs: GraphName[] = this.isRefiner ? ['unet'] : ['clip_l', 'clip_g', 'unet', 'vae_decoder']): Promise<void> {
     await Promise.all(graphs.map((g) => this.session(g)));
   }
 
@@ -93,12 +123,14 @@ export class LoadedCheckpoint {
     };
   }
 
-  async unet(x: FloatTensor, timesteps: Float32Array, context: FloatTensor, y: FloatTensor): Promise<Float32Array> {
-    const session = await this.session('unet');
+  /** `opts.freeu` runs the FreeU variant (its own session) with those parameters; default the plain UNet. */
+  async unet(x: FloatTensor, timesteps: Float32Array, context: FloatTensor, y: FloatTensor, opts: { freeu?: FreeuParams } = {}): Promise<Float32Array> {
+    const session = await this.session(opts.freeu ? 'unet_freeu' : 'unet');
     const feeds: Record<string, import('./onnxSession.ts').Feed> = {
       [UNET_IO.x]: { type: 'float', ...x },
       [UNET_IO.timesteps]: { type: 'float', data: timesteps, dims: [timesteps.length] },
     };
+    if (opts.freeu) feeds[UNET_IO.freeu] = { type: 'float', data: freeuInput(opts.freeu), dims: [4] };
     if (session.inputNames.includes(UNET_IO.context)) feeds[UNET_IO.context] = { type: 'float', ...context };
     if (session.inputNames.includes(UNET_IO.y)) feeds[UNET_IO.y] = { type: 'float', ...y };
     // The UNet graph's I/O is float32 for either compute type.
@@ -118,14 +150,41 @@ export class LoadedCheckpoint {
     return out[VAE_ENCODER_OUTPUT];
   }
 
+  /**
+   * This checkpoint with `loras` merged (Fooocus strengths, list order
+   * irrelevant), opened or found among the open variants; the checkpoint
+   * itself when the list changes nothing (empty, or all weights 0). Throws
+   * LoraError for a missing or unreadable file. Skipped files and unmatched
+   * tensors do not throw: see `lora.report`.
+   */
+  async withLoras(loras: readonly LoraRequest[]): Promise<LoadedCheckpoint> {
+    if (this.parent) return this.parent.withLoras(loras);
+    this.loraVariants ??= new LoraVariants<LoadedCheckpoint>({
+      max: this.opts.maxLoadedVariants,
+      cacheDir: this.opts.cacheDir,
+      checkpoint: this.file,
+      checkpointHash: this.contentHash,
+      // CPU float32 graphs read an F32 shard (the golden float32 merge); fp16 graphs the stored dtype, rounded as Fooocus does.
+      precision: this.opts.loraPrecision ?? (this.opts.compute === 'float32' ? 'float32' : 'stored'),
+      keyMap: () => buildLoraKeyMap(this.weights, this.inspection),
+      open: (shard) => this.openVariant(shard),
+      close: (variant) => variant.close(),
+    });
+    return (await this.loraVariants.get(loras)) ?? this;
+  }
+
   async close(): Promise<void> {
+    await this.loraVariants?.close();
     const all = await Promise.allSettled([...this.sessions.values()]);
     for (const s of all) if (s.status === 'fulfilled') await s.value.release();
     this.sessions.clear();
-    this.file.close();
+    // A variant shares the checkpoint's file and owns only its shard.
+    if (this.parent) this.shardFile?.close();
+    else this.file.close();
   }
 
   session(graph: GraphName): Promise<ort.InferenceSession> {
+    if (this.parent && !this.patches(graph)) return this.parent.session(graph);
     let s = this.sessions.get(graph);
     if (!s) {
       s = this.openSession(graph);
@@ -138,10 +197,26 @@ export class LoadedCheckpoint {
 
   private async openSession(graph: GraphName): Promise<ort.InferenceSession> {
     const compute = this.computeOf(graph);
-    const dir = graphDir(this.opts.cacheDir, this.contentHash, graph, compute);
+    const dir = graphDir(this.opts.cacheDir, this.lora?.report.variant ?? this.contentHash, graph, compute);
     const cached = ensureGraph(dir, () => this.build(graph, compute));
     if (cached.built) this.builtGraphs.push(graph);
     return createSession(cached.modelPath, this.opts.session);
+  }
+
+  /** Whether this variant's LoRAs change the graph's weights (else the checkpoint's own session serves). */
+  private patches(graph: GraphName): boolean {
+    const part = loraGraphOf(graph);
+    return part !== null && !!this.lora?.report.graphs.includes(part);
+  }
+
+  private openVariant(shard: LoraShard): LoadedCheckpoint {
+    const shardFile = openSafetensors(shard.path);
+    const weights = overlayWeights(this.weights, checkpointWeights(shardFile));
+    const variant = new LoadedCheckpoint(this.path, this.contentHash, this.inspection, this.file, weights, this.opts);
+    variant.parent = this;
+    variant.shardFile = shardFile;
+    variant.lora = shard;
+    return variant;
   }
 
   private build(graph: GraphName, compute: ComputeType): BuiltModel {
@@ -159,10 +234,18 @@ export class LoadedCheckpoint {
       }
       case 'unet':
         return buildUnetGraph({ weights, compute });
+      case 'unet_freeu':
+        return buildUnetGraph({ weights, compute, variant: { freeu: true } });
       case 'vae_decoder':
         return buildVaeDecoderGraph({ weights, compute }).model;
       case 'vae_encoder':
         return buildVaeEncoderGraph({ weights, compute }).model;
     }
   }
+}
+
+/** The LoRA-patchable part a graph is built from (every UNet graph variant reads the UNet's weights); null for the VAE. */
+function loraGraphOf(graph: GraphName): LoraGraph | null {
+  if (graph.startsWith('unet')) return 'unet';
+  return graph === 'clip_l' || graph === 'clip_g' ? graph : null;
 }

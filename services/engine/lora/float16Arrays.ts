@@ -1,0 +1,74 @@
+/**
+ * Whole-array fp16 ⇄ fp32 conversions for the merge. io/half.ts converts one
+ * value per call (a Math.pow per value); a merge converts every patched
+ * weight and every LoRA factor — for an SDXL LoRA, hundreds of millions of
+ * values — and profiling the golden merge showed that per-value path taking
+ * 55 % of the time. Here: a 65 536-entry table (256 KB, built once) for
+ * half → float, exact; float → half with the same round-to-nearest-even bit
+ * arithmetic as floatToHalf, inlined over a Uint32 view.
+ */
+import type { SafetensorsFile } from '../io/safetensors.ts';
+import { toFloat32 } from '../io/safetensors.ts';
+import { halfToFloat } from '../io/half.ts';
+
+let table: Float32Array | undefined;
+
+function halfTable(): Float32Array {
+  if (!table) {
+    table = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) table[h] = halfToFloat(h);
+  }
+  return table;
+}
+
+/** IEEE half bits → float32 values (exact). */
+export function halfBitsToFloat32(bits: Uint16Array): Float32Array {
+  const t = halfTable();
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = t[bits[i]];
+  return out;
+}
+
+/** float32 values → IEEE half bits, round to nearest even (overflow → ±inf, NaN kept). */
+export function float32ToHalfBits(values: Float32Array): Uint16Array {
+  const u = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < u.length; i++) {
+    const x = u[i];
+    const sign = (x >>> 16) & 0x8000;
+    const exp = (x >>> 23) & 0xff;
+    let mant = x & 0x7fffff;
+    if (exp === 0xff) {
+      out[i] = sign | 0x7c00 | (mant ? 0x200 : 0);
+      continue;
+    }
+    const e = exp - 112; // exp − 127 + 15
+    if (e >= 31) {
+      out[i] = sign | 0x7c00;
+    } else if (e <= 0) {
+      if (e < -10) {
+        out[i] = sign;
+        continue;
+      }
+      mant |= 0x800000;
+      const shift = 14 - e;
+      let half = mant >> shift;
+      const rem = mant & ((1 << shift) - 1);
+      const mid = 1 << (shift - 1);
+      if (rem > mid || (rem === mid && (half & 1))) half++;
+      out[i] = sign | half;
+    } else {
+      let half = (e << 10) | (mant >> 13);
+      const rem = mant & 0x1fff;
+      if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++;
+      out[i] = sign | half;
+    }
+  }
+  return out;
+}
+
+/** A tensor's values as float32 (F16 through the table, other types as safetensors.ts converts them). */
+export function tensorFloat32(file: SafetensorsFile, name: string): Float32Array {
+  const t = file.tensor(name);
+  return t.dtype === 'F16' ? halfBitsToFloat32(t.data as Uint16Array) : toFloat32(t.dtype, t.data);
+}
