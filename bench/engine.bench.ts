@@ -20,7 +20,8 @@
  *  - merge: withLoras() on files already hashed — match, merge, write the shard;
  *  - first sessions: building the patched graphs and opening their sessions;
  *  - reload: the same set on a fresh checkpoint object (shard and graphs
- *    cached, as after an LRU eviction or a restart): sessions only.
+ *    cached, as after an LRU eviction or a restart): its patched graphs'
+ *    sessions only (UNet, CLIP-L, CLIP-G; the baseline opens those and the VAE).
  * BENCH_SECTIONS=tiny,medium,lora picks sections (default all).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -141,7 +142,8 @@ async function benchCheckpoint(label: string, checkpoint: string, latent: number
 }
 
 async function benchLoras(label: string, checkpoint: string, dir: string): Promise<Row[]> {
-  const opts: LoadOptions = { cacheDir: join(dir, 'lora-cache'), compute: 'float32', session: { providers: ['cpu'] }, maxLoadedVariants: 3 };
+  // One variant open at a time, so memory (and page-cache pressure) stays comparable across rows.
+  const opts: LoadOptions = { cacheDir: join(dir, 'lora-cache'), compute: 'float32', session: { providers: ['cpu'] }, maxLoadedVariants: 1 };
   const prime = await LoadedCheckpoint.load(checkpoint, opts);
   await prime.warm(); // graphs built and cached: the baseline is a load, not a build
   await prime.close();
@@ -168,8 +170,7 @@ async function benchLoras(label: string, checkpoint: string, dir: string): Promi
       t = performance.now();
       await variant.warm();
       const first = performance.now() - t;
-      const fresh = await LoadedCheckpoint.load(checkpoint, opts);
-      await fresh.warm();
+      const fresh = await LoadedCheckpoint.load(checkpoint, opts); // not warmed: only the variant's own sessions open below
       t = performance.now();
       const again = await fresh.withLoras(set);
       await again.warm();

@@ -5,6 +5,15 @@
  * together) and the last separate VAE, and runs one job at a time; progress
  * per step with an optional preview, cancellation through an AbortSignal
  * between steps.
+ *
+ * Per image, in Fooocus' order (F modules/async_worker.py process_prompt /
+ * process_task): the Fooocus V2 expansion of the image's prompt (its seed)
+ * appended as the last positive workload after the pooled top-k was taken;
+ * CLIP encoding; sampling (LoRAs merged into base and refiner, FreeU, the
+ * refiner swap); VAE decode; `black_out_nsfw` censoring; encoding. The
+ * expansion model and the NSFW classifier stay loaded between jobs, like
+ * checkpoints. Generation metadata is not written here: the caller knows the
+ * request and embeds it in the returned bytes (image/metadata/).
  */
 import { join } from 'node:path';
 import type { EngineConfig } from './engineConfig.ts';
@@ -21,6 +30,8 @@ import { LoadedCheckpoint } from './runtime/loadedCheckpoint.ts';
 import { LoadedVae } from './runtime/loadedVae.ts';
 import { validateRefinerJob } from './pipeline/refiner.ts';
 import type { LoraRequest } from './lora/mergeLoras.ts';
+import { loadExpansion, type PromptExpansion } from './text/promptExpansion.ts';
+import { SafetyChecker } from './image/safetyChecker.ts';
 
 export const MAX_SEED = (1n << 63n) - 1n;
 
@@ -28,6 +39,10 @@ export class Engine {
   private loaded = new Map<string, Promise<LoadedCheckpoint>>();
   /** The last separate VAE (job.vae) used, by path; one at a time. */
   private vae: { path: string; load: Promise<LoadedVae> } | null = null;
+  /** The Fooocus V2 expansion model (GPT-2), by folder; one at a time. */
+  private expansion: { folder: string; load: Promise<PromptExpansion> } | null = null;
+  /** The black_out_nsfw classifier, by path; one at a time. */
+  private safetyChecker: { path: string; load: Promise<SafetyChecker> } | null = null;
   private provider: ProviderChoice | null = null;
 
   constructor(readonly config: EngineConfig) {}
@@ -84,15 +99,32 @@ export class Engine {
     // LoRA matches little of a real refiner, so there it is usually skipped as a mismatch.
     const refiner = refinerJob ? await this.loadWithLoras(refinerJob.checkpoint, job.loras, keep) : undefined;
     const decoder = job.vae ? await this.loadVae(job.vae, job.checkpoint) : model;
+    const warnings = [...loraWarnings(model, ''), ...(refiner ? loraWarnings(refiner, 'refiner: ') : [])];
+    const count = job.seeds.length;
+    const expands = Array.from({ length: count }, (_, i) => !!job.perImagePrompts?.[i]?.expansionSource);
+    let expansion: PromptExpansion | undefined;
+    if (expands.some(Boolean)) {
+      if (!job.expansionFolder) throw new EngineInputError('Fooocus V2 prompt expansion was asked for without an expansion folder (job.expansionFolder)');
+      expansion = await this.loadExpansion(job.expansionFolder);
+    }
+    const checker = job.blackOutNsfw ? await this.loadSafetyChecker(job.blackOutNsfw.modelPath) : undefined;
     const cache = new Map<string, TextConditioning>();
     const images: GeneratedImage[] = [];
-    const count = job.seeds.length;
     for (let i = 0; i < count; i++) {
       opts.signal?.throwIfAborted();
       const prompts = job.perImagePrompts?.[i] ?? { positive: job.positive, negative: job.negative };
-      const positive = await encodeWorkloads(model, prompts.positive, { topK: job.positiveTopK, clipSkip: job.clipSkip, cache });
-      const negative = await encodeWorkloads(model, prompts.negative, { topK: job.negativeTopK, clipSkip: job.clipSkip, cache });
       const seed = job.seeds[i];
+      const positiveTopK = prompts.positiveTopK ?? job.positiveTopK ?? prompts.positive.length;
+      const negativeTopK = prompts.negativeTopK ?? job.negativeTopK ?? prompts.negative.length;
+      // Fooocus V2: expanded with the image's seed, appended AFTER the top-k count (never pooled).
+      let expansionText: string | undefined;
+      const positiveTexts = [...prompts.positive];
+      if (expands[i] && expansion) {
+        expansionText = await expansion.expand(prompts.expansionSource!, seed, { signal: opts.signal });
+        positiveTexts.push(expansionText);
+      }
+      const positive = await encodeWorkloads(model, positiveTexts, { topK: positiveTopK, clipSkip: job.clipSkip, cache });
+      const negative = await encodeWorkloads(model, prompts.negative, { topK: negativeTopK, clipSkip: job.clipSkip, cache });
       const latent = await sampleTextToImage({
         model, job, seed, positive, negative, refiner,
         signal: opts.signal,
@@ -110,9 +142,19 @@ export class Engine {
       const kind = fooocusSamplingSigmas({ scheduler: job.scheduler, steps: job.steps, sampler: resolveSampler(job.sampler).name }).modelSampling.kind;
       // Always the base's VAE (or job.vae): Fooocus discards a refiner's VAE.
       const rgb = await decodeLatent(decoder, latent, kind, [1, 4, job.height / 8, job.width / 8]);
+      // Fooocus default_censor: a flagged image becomes black, same size.
+      const nsfw = checker ? (await checker.check(rgb)).nsfw : false;
+      const pixels = nsfw ? new Uint8Array(rgb.rgb.length) : rgb.rgb;
       const format = job.format ?? 'png';
-      const data = new Uint8Array(await encodeRgb8(rgb.rgb, rgb.width, rgb.height, { format, quality: job.quality, metadata: job.metadata }));
-      images.push({ seed, width: rgb.width, height: rgb.height, format, data });
+      const data = new Uint8Array(await encodeRgb8(pixels, rgb.width, rgb.height, { format, quality: job.quality }));
+      images.push({
+        seed, width: rgb.width, height: rgb.height, format, data,
+        positive: positiveTexts,
+        negative: [...prompts.negative],
+        ...(expansionText !== undefined ? { expansion: expansionText } : {}),
+        ...(checker ? { nsfw } : {}),
+        ...(warnings.length > 0 ? { warnings } : {}),
+      });
     }
     return images;
   }
@@ -123,6 +165,12 @@ export class Engine {
     const vae = this.vae;
     this.vae = null;
     await vae?.load.then((v) => v.close()).catch(() => undefined);
+    const expansion = this.expansion;
+    this.expansion = null;
+    await expansion?.load.then((e) => e.close()).catch(() => undefined);
+    const checker = this.safetyChecker;
+    this.safetyChecker = null;
+    await checker?.load.then((c) => c.close()).catch(() => undefined);
     for (const p of all) await p.then((m) => m.close()).catch(() => undefined);
   }
 
@@ -140,6 +188,34 @@ export class Engine {
     const vae = await this.vae!.load;
     vae.assertFits(checkpoint);
     return vae;
+  }
+
+  /** The Fooocus V2 expansion in `folder`, loaded once (ExpansionFolderError naming missing files). */
+  private loadExpansion(folder: string): Promise<PromptExpansion> {
+    if (this.expansion?.folder !== folder) {
+      const previous = this.expansion;
+      const load = loadExpansion(folder, { cacheDir: this.config.cacheDir, compute: 'float32', session: this.sessionOptions() });
+      this.expansion = { folder, load };
+      load.catch(() => {
+        if (this.expansion?.load === load) this.expansion = null;
+      });
+      previous?.load.then((e) => e.close()).catch(() => undefined);
+    }
+    return this.expansion!.load;
+  }
+
+  /** The NSFW classifier at `path`, opened once (SafetyCheckerMissingError when absent). */
+  private loadSafetyChecker(path: string): Promise<SafetyChecker> {
+    if (this.safetyChecker?.path !== path) {
+      const previous = this.safetyChecker;
+      const load = SafetyChecker.openFile(path, { providers: this.sessionOptions().providers });
+      this.safetyChecker = { path, load };
+      load.catch(() => {
+        if (this.safetyChecker?.load === load) this.safetyChecker = null;
+      });
+      previous?.load.then((c) => c.close()).catch(() => undefined);
+    }
+    return this.safetyChecker!.load;
   }
 
   /** Session options of the chosen provider ('auto' → the one that opened, else CPU). */
@@ -174,6 +250,11 @@ export class Engine {
     }
     throw lastError;
   }
+}
+
+/** The merge report's warnings of a LoRA variant (none for a checkpoint without LoRAs). */
+function loraWarnings(model: LoadedCheckpoint, prefix: string): string[] {
+  return (model.lora?.report.warnings ?? []).map((w) => prefix + w);
 }
 
 export function defaultCacheDir(modelsDir: string): string {

@@ -62,15 +62,47 @@ export interface TextToImageJob {
   /**
    * Per-image prompt workloads, when they differ by image (wildcards,
    * Random Style and [[a,b]] arrays are resolved per seed upstream).
-   * Entry i replaces positive/negative for image i.
+   * Entry i replaces positive/negative (and the top-k counts, when given)
+   * for image i.
    */
-  perImagePrompts?: { positive: string[]; negative: string[] }[];
+  perImagePrompts?: ImagePrompts[];
+  /**
+   * Absolute path of the Fooocus V2 prompt expansion folder (Fooocus
+   * `models/prompt_expansion/fooocus_expansion`: config.json, pytorch_model.bin,
+   * vocab.json, merges.txt, positive.txt). Needed when an image has an
+   * `expansionSource`; a folder lacking files fails the job with an
+   * ExpansionFolderError (a CheckpointError, reason not_found) naming them.
+   */
+  expansionFolder?: string;
+  /**
+   * black_out_nsfw (Fooocus `default_censor`): each decoded image goes through
+   * the ONNX NSFW classifier at `modelPath` (image/safetyChecker.ts) before it
+   * is encoded; a flagged image becomes black. A missing file fails the job
+   * (SafetyCheckerMissingError).
+   */
+  blackOutNsfw?: { modelPath: string };
   format?: ImageFormat;
   quality?: number;
   /** Produce a JPEG preview with each progress event. */
   previews?: boolean;
-  /** Text written into the image files (PNG tEXt / EXIF). */
-  metadata?: Record<string, string>;
+}
+
+/** One image's prompt workloads (TextToImageJob.perImagePrompts). */
+export interface ImagePrompts {
+  positive: string[];
+  negative: string[];
+  /** Overrides the job's positiveTopK / negativeTopK for this image (its workload count may differ). */
+  positiveTopK?: number;
+  negativeTopK?: number;
+  /**
+   * Fooocus V2: the text to expand for this image (Fooocus `task_prompt`: the
+   * main prompt line after wildcards and arrays, LoRA tags removed). The engine
+   * expands it with the image's seed and appends the result as the LAST
+   * positive workload, after the top-k count was taken, so it never adds to
+   * the pooled vector (pipeline.md §1.2 step 5, §1.3). Absent or '' = no
+   * expansion. Needs `expansionFolder`.
+   */
+  expansionSource?: string;
 }
 
 /**
@@ -107,7 +139,21 @@ export interface GeneratedImage {
   width: number;
   height: number;
   format: ImageFormat;
+  /** The encoded image, without generation metadata (the caller embeds it: image/metadata/). */
   data: Uint8Array;
+  /** The positive workloads that were encoded for this image, the expansion last when it ran. */
+  positive?: string[];
+  negative?: string[];
+  /** The Fooocus V2 expansion text appended for this image; absent when none ran. */
+  expansion?: string;
+  /** black_out_nsfw flagged the image and it was replaced by a black one. */
+  nsfw?: boolean;
+  /**
+   * What the caller should tell the user about how the job ran, one line each:
+   * a LoRA file skipped (more than 12 tensors matched nothing), a LoRA that
+   * matched no weight of the model, patches whose shapes did not fit.
+   */
+  warnings?: string[];
 }
 
 export interface GenerateOptions {

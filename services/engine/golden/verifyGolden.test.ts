@@ -79,14 +79,14 @@ describe('verify-golden command line', () => {
       const cases = {
         cases: {
           tokens: { ...tokens, file: path.join(goldenDir, tokens.file), prompts: [{ ...tokens.prompts[0], text: `${tokens.prompts[0].text} and a dog` }] },
-          lora: { file: 'cases/lora.safetensors' },
+          no_such_kind: { file: 'cases/no_such_kind.safetensors' },
         },
       };
       writeFileSync(path.join(dir, 'cases.json'), JSON.stringify(cases));
       const { code, lines } = await verify(dir);
       expect(code).toBe(1);
       expect(lines[0]).toMatch(/^FAIL tokens p0 .*p0\.clip_l\.ids/);
-      expect(lines).toContain('SKIP lora not supported');
+      expect(lines).toContain('SKIP no_such_kind not supported');
       expect(lines.at(-1)).toBe('0 passed, 1 failed');
     } finally {
       rmSync(dir, { recursive: true, force: true });

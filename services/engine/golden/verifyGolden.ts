@@ -4,7 +4,7 @@
  *
  * Each case kind of `cases.json` has one module; this file only maps kind
  * names to them, runs the kinds in `cases.json` order and tallies. A kind
- * the map does not know (the features set's lora, refiner, vary, …) is
+ * the map does not know (one of the features set's kinds not built yet) is
  * reported as SKIP and counted neither as passed nor as failed, so a newer
  * set never passes by omission. Cases share one GoldenSet, hence one loaded
  * checkpoint and one graph cache for the whole run.

@@ -105,13 +105,9 @@ export async function addPatchDelta(
   const cols = w.length / rows;
   switch (patch.kind) {
     case 'lora': {
-      const up = read(patch.up);
-      let down = read(patch.down);
-      const scale = strength * (patch.alpha === null ? 1 : patch.alpha / down.shape[0]);
-      if (patch.mid !== null) down = contractMid(down, read(patch.mid));
-      const r = down.shape[0];
-      if (updater) await updater.add(w, up.data, down.data, up.shape[0], r, down.data.length / r, scale);
-      else addScaledProduct(w, up.data, down.data, up.shape[0], r, down.data.length / r, scale);
+      const f = loraFactors(patch, strength, read);
+      if (updater) await updater.add(w, f.a, f.b, f.m, f.k, f.n, f.scale);
+      else addScaledProduct(w, f.a, f.b, f.m, f.k, f.n, f.scale);
       return;
     }
     case 'loha': {
@@ -171,6 +167,45 @@ export async function addPatchDelta(
       return;
     }
   }
+}
+
+/** ΔW = scale · a (m×k) @ b (k×n). */
+export interface LowRankFactors {
+  a: Float32Array;
+  b: Float32Array;
+  m: number;
+  k: number;
+  n: number;
+  scale: number;
+}
+
+/** A plain LoRA patch as two factors: up.flatten(1), and down.flatten(1) (CP mid contracted in first). */
+export function loraFactors(patch: Extract<LoraPatch, { kind: 'lora' }>, strength: number, read: TensorReader): LowRankFactors {
+  const up = read(patch.up);
+  let down = read(patch.down);
+  const scale = strength * (patch.alpha === null ? 1 : patch.alpha / down.shape[0]);
+  if (patch.mid !== null) down = contractMid(down, read(patch.mid));
+  const k = down.shape[0];
+  return { a: up.data, b: down.data, m: up.shape[0], k, n: down.data.length / k, scale };
+}
+
+/**
+ * Several updates of one weight as one: ΔW = Σ scaleᵢ·aᵢ@bᵢ = [scale₁a₁ | scale₂a₂ | …] @ [b₁; b₂; …],
+ * so stacked LoRAs read and write the weight once instead of once each.
+ */
+export function stackFactors(list: readonly LowRankFactors[]): LowRankFactors {
+  if (list.length === 1) return list[0];
+  const { m, n } = list[0];
+  const k = list.reduce((s, f) => s + f.k, 0);
+  const a = new Float32Array(m * k);
+  const b = new Float32Array(k * n);
+  let col = 0;
+  for (const f of list) {
+    for (let i = 0; i < m; i++) for (let p = 0; p < f.k; p++) a[i * k + col + p] = f.scale * f.a[i * f.k + p];
+    b.set(f.b.subarray(0, f.k * n), col * n);
+    col += f.k;
+  }
+  return { a, b, m, k, n, scale: 1 };
 }
 
 /**

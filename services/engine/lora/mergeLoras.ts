@@ -45,7 +45,7 @@ import type { SafetensorsDtype, SafetensorsFile } from '../io/safetensors.ts';
 import { openSafetensors } from '../io/safetensors.ts';
 import { cachedFileSha256 } from '../runtime/contentHash.ts';
 import { float32ToHalfBits, tensorFloat32 } from './float16Arrays.ts';
-import { addPatchDelta, deltaShapeError, type LoraTensor } from './loraDelta.ts';
+import { addPatchDelta, addScaledProduct, deltaShapeError, loraFactors, stackFactors, type LoraTensor, type LowRankFactors } from './loraDelta.ts';
 import { createLowRankUpdater, type LowRankUpdater } from './lowRankUpdate.ts';
 import { LoraError } from './loraErrors.ts';
 import { formatHints, matchLora, openLoraFile, type LoraPatch, type LoraPatchKind, type LoraTensors } from './loraFile.ts';
@@ -336,17 +336,41 @@ async function writeShard(path: string, tensors: ShardTensor[], metadata: Record
   renameSync(tmp, path);
 }
 
-/** float32 values of one checkpoint tensor with every planned patch added. */
+/**
+ * float32 values of one checkpoint tensor with every planned patch added.
+ * Consecutive plain LoRA patches of one slice are stacked into one product
+ * (loraDelta.ts stackFactors): with five LoRAs the weight crosses into the
+ * GEMM once, not five times. Other kinds apply in order where they stand
+ * (GLoRA reads the weight so far).
+ */
 async function mergedTensor(checkpoint: SafetensorsFile, key: string, patches: readonly PlannedPatch[], updater: LowRankUpdater | undefined): Promise<Float32Array> {
-  // SafetensorsFile reads into a fresh buffer per call, so the values can be patched in place.
+  // The file reads into a fresh buffer per call, so the values can be patched in place.
   const w = tensorFloat32(checkpoint, key);
-  const shape = checkpoint.info(key).shape;
-  const rowLen = w.length / shape[0];
+  const rowLen = w.length / checkpoint.info(key).shape[0];
+  const partOf = (slice: TensorSlice) => (slice.rows ? w.subarray(slice.rows.start * rowLen, (slice.rows.start + slice.rows.count) * rowLen) : w);
+  const pending = new Map<number, { slice: TensorSlice; factors: LowRankFactors[] }>();
+  const flush = async (rowStart: number) => {
+    const group = pending.get(rowStart);
+    if (!group) return;
+    pending.delete(rowStart);
+    const f = stackFactors(group.factors);
+    const part = partOf(group.slice);
+    if (updater) await updater.add(part, f.a, f.b, f.m, f.k, f.n, f.scale);
+    else addScaledProduct(part, f.a, f.b, f.m, f.k, f.n, f.scale);
+  };
   for (const p of patches) {
-    const rows = p.slice.rows;
-    const part = rows ? w.subarray(rows.start * rowLen, (rows.start + rows.count) * rowLen) : w;
-    await addPatchDelta(part, p.slice.shape, p.patch, p.weight, (name): LoraTensor => ({ data: p.file.float32(name), shape: p.file.shape(name) }), updater);
+    const read = (name: string): LoraTensor => ({ data: p.file.float32(name), shape: p.file.shape(name) });
+    const rowStart = p.slice.rows?.start ?? 0;
+    if (p.patch.kind === 'lora') {
+      const group = pending.get(rowStart) ?? { slice: p.slice, factors: [] };
+      group.factors.push(loraFactors(p.patch, p.weight, read));
+      pending.set(rowStart, group);
+      continue;
+    }
+    await flush(rowStart);
+    await addPatchDelta(partOf(p.slice), p.slice.shape, p.patch, p.weight, read, updater);
   }
+  for (const rowStart of [...pending.keys()]) await flush(rowStart);
   return w;
 }
 
