@@ -7,6 +7,8 @@ import { Engine } from './engine.ts';
 import { EngineHost } from './engineHost.ts';
 import { CheckpointError, EngineAbortedError, EngineInputError } from './io/engineErrors.ts';
 import type { TextToImageJob } from './job.ts';
+import { GraphBuilder } from './onnx/graphBuilder.ts';
+import { saveModel } from './onnx/saveModel.ts';
 
 const shared = process.env.FOOOCUS_SHARED ?? resolve(import.meta.dirname, '../../../shared');
 const checkpoint = join(shared, 'golden/tiny-sdxl.safetensors');
@@ -143,5 +145,79 @@ describe('Engine with a symlinked checkpoint', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('Engine: Fooocus V2 expansion and black_out_nsfw (tiny models, CPU)', () => {
+  const expansionFolder = join(shared, 'golden-features/prompt_expansion/fooocus_expansion_tiny');
+  let dir: string;
+  let engine: Engine;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'engine-features-'));
+    engine = new Engine({ cacheDir: join(dir, 'cache') });
+  });
+  afterAll(async () => {
+    await engine.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('expands per image with its seed and appends the text as the last workload, outside the pooled top-k', async () => {
+    const positive = ['a fox in the snow'];
+    const negative = ['blurry'];
+    const [a, b] = await engine.generate(
+      job({ positive, negative, seeds: [11n, 12n], expansionFolder, perImagePrompts: [
+        { positive, negative, expansionSource: 'a fox in the snow' },
+        { positive, negative, expansionSource: 'a fox in the snow' },
+      ] }),
+    );
+    expect(a.expansion).toMatch(/^a fox in the snow, \S/);
+    expect(a.positive).toEqual([...positive, a.expansion]);
+    expect(a.negative).toEqual(negative);
+    expect(b.expansion).toMatch(/^a fox in the snow, /);
+    // The same as encoding the expansion as a plain last workload with top-k 1 (not pooled) …
+    const [plain] = await engine.generate(job({ positive: [...positive, a.expansion!], negative, positiveTopK: 1, seeds: [11n] }));
+    expect(Buffer.from(plain.data).equals(Buffer.from(a.data))).toBe(true);
+    // … and not the same as pooling it.
+    const [pooled] = await engine.generate(job({ positive: [...positive, a.expansion!], negative, positiveTopK: 2, seeds: [11n] }));
+    expect(Buffer.from(pooled.data).equals(Buffer.from(a.data))).toBe(false);
+    // Deterministic per seed.
+    const [again] = await engine.generate(job({ positive, negative, seeds: [11n], expansionFolder, perImagePrompts: [{ positive, negative, expansionSource: 'a fox in the snow' }] }));
+    expect(again.expansion).toBe(a.expansion);
+  });
+
+  it('an expansion folder lacking files is a CheckpointError (not_found) naming them, also across the thread', async () => {
+    const empty = join(dir, 'no-expansion');
+    const request = job({ expansionFolder: empty, perImagePrompts: [{ positive: ['a fox'], negative: [], expansionSource: 'a fox' }] });
+    const err = await engine.generate(request).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect((err as CheckpointError).reason).toBe('not_found');
+    expect((err as Error).message).toContain('config.json');
+    const host = new EngineHost({ cacheDir: join(dir, 'cache') });
+    try {
+      const viaHost = await host.generate(request).catch((e: unknown) => e);
+      expect(viaHost).toBeInstanceOf(CheckpointError);
+      expect((viaHost as Error).message).toContain('fooocus_expansion');
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('black_out_nsfw: a flagged image comes back black, an unflagged one untouched; a missing classifier is an input error', async () => {
+    const classifier = (name: string, flag: boolean): string => {
+      const g = new GraphBuilder(name, 'float32');
+      const mean = g.op('ReduceMean', [g.input('pixel_values', 'float32', ['N', 3, 224, 224]), g.constInt64([1, 2, 3])], { keepdims: 0 });
+      g.output(g.op('Greater', [mean, g.constScalar(flag ? -1e6 : 1e6)]), 'flagged', 'bool', ['N']);
+      saveModel(g.build(), join(dir, name), 'model.onnx');
+      return join(dir, name, 'model.onnx');
+    };
+    const [black] = await engine.generate(job({ blackOutNsfw: { modelPath: classifier('always', true) } }));
+    expect(black.nsfw).toBe(true);
+    const raw = await sharp(Buffer.from(black.data)).raw().toBuffer();
+    expect(raw.every((v) => v === 0)).toBe(true);
+    const [kept] = await engine.generate(job({ blackOutNsfw: { modelPath: classifier('never', false) } }));
+    const [plain] = await engine.generate(job());
+    expect(kept.nsfw).toBe(false);
+    expect(Buffer.from(kept.data).equals(Buffer.from(plain.data))).toBe(true);
+    await expect(engine.generate(job({ blackOutNsfw: { modelPath: join(dir, 'missing', 'model.onnx') } }))).rejects.toBeInstanceOf(EngineInputError);
   });
 });

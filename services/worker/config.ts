@@ -3,6 +3,7 @@
  * conventions). One zod schema, parsed at start-up.
  */
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { envInt, formatConfigError } from '../config/envHelpers.ts';
 import { storageEnvSchema } from '../config/storageConfig.ts';
@@ -12,6 +13,14 @@ export const workerEnvSchema = storageEnvSchema.extend({
   WORKER_ID: z.string().default(hostname()),
   /** Model files (checkpoints/, loras/, …). Default ./models */
   MODELS_DIR: z.string().default('./models'),
+  /**
+   * Wildcard word lists (`<name>.txt`, searched recursively) for `__name__` in prompts, as
+   * Fooocus' `wildcards/` folder. Default: `wildcards` next to MODELS_DIR (MODELS_DIR/../wildcards,
+   * the layout of a Fooocus install: models/ and wildcards/ side by side; ./wildcards for the
+   * default ./models). A missing folder means no lists: `__name__` then becomes the plain word
+   * `name`, as in Fooocus.
+   */
+  WILDCARDS_DIR: z.string().optional(),
   /** Built ONNX graphs; keep on the models' filesystem so weights are hard-linked, not copied. Default ./models/.onnx-cache */
   ENGINE_CACHE_DIR: z.string().optional(),
   /**
@@ -38,6 +47,11 @@ export const workerEnvSchema = storageEnvSchema.extend({
 });
 
 export type WorkerConfig = z.infer<typeof workerEnvSchema>;
+
+/** WILDCARDS_DIR, or its default: `wildcards` beside MODELS_DIR. */
+export function wildcardsDir(config: Pick<WorkerConfig, 'MODELS_DIR' | 'WILDCARDS_DIR'>): string {
+  return config.WILDCARDS_DIR ?? resolve(config.MODELS_DIR, '..', 'wildcards');
+}
 
 export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   const r = workerEnvSchema.safeParse(env);

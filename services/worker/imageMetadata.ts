@@ -1,69 +1,97 @@
 // Generation parameters written into each output image when `save_metadata_to_images` is on
-// (api-contract §6.1), in the request's `metadata_scheme`:
-// - 'fooocus': a JSON object with Fooocus' log keys (prompt, negative_prompt, styles, …);
-// - 'a1111': the plain-text block A1111 tools parse ("<prompt>\nNegative prompt: …\nSteps: …").
-// The engine stores the record in the file (EXIF ImageDescription). Only what this engine
-// actually used is recorded: no refiner, no LoRAs, no expansion text.
+// (api-contract §6.1), in the request's `metadata_scheme` ('fooocus' JSON or 'a1111' text),
+// placed where Fooocus places them (PNG text chunks; EXIF + XMP in JPEG/WebP). The texts and
+// the placement are the engine's (engine/image/metadata/); this module fills the record with
+// what was REALLY used for one image:
+//   - at planning time: the forced performance values (steps, sampler, scheduler, cfg, …), the
+//     image's seed, its styles after "Random Style", its prompt lines after wildcards/arrays,
+//     the models with their sha256 (ModelStore, cached by path/size/mtime), the LoRAs merged
+//     (request, prompt tags, then the performance LoRA), refiner, VAE, FreeU;
+//   - after the engine ran: the Fooocus V2 expansion text and the workloads actually encoded
+//     (GeneratedImage.expansion / .positive).
+// The engine encodes WITHOUT metadata; embedOutputMetadata adds it to the encoded bytes.
 import type { GenerationJob } from '../core/request/generationJob.ts';
+import { applyMetadataSetting } from '../engine/image/metadata/embedImageMetadata.ts';
+import { buildImageMetadata, type GenerationParameters, type LoraRef, type ModelFileRef } from '../engine/image/metadata/generationMetadata.ts';
+import type { GeneratedImage } from '../engine/job.ts';
 
-export interface ImageMetadataInput {
+/** The per-image record before the engine ran (expansion and encoded workloads still open). */
+export type PlannedMetadata = Omit<GenerationParameters, 'promptExpansion' | 'usedExpansion' | 'fullPrompt' | 'fullNegativePrompt'> & {
+  /** The workloads the plan sends (the engine's own list wins when it reports one). */
+  fullPrompt: readonly string[];
+  fullNegativePrompt: readonly string[];
+};
+
+export interface PlannedMetadataInput {
   job: GenerationJob;
-  /** Styles as applied ("Random Style" resolved). */
+  seed: bigint;
   styles: readonly string[];
-  /** Prompt lines as typed (Fooocus' log prompt) and the workloads actually encoded. */
   logPositive: string;
   logNegative: string;
   fullPositive: readonly string[];
   fullNegative: readonly string[];
-  seed: string;
+  baseModel: ModelFileRef;
+  refinerModel: ModelFileRef | null;
+  loras: readonly LoraRef[];
   version: string;
 }
 
-export function imageMetadata(input: ImageMetadataInput): Record<string, string> {
+export function plannedMetadata(input: PlannedMetadataInput): PlannedMetadata {
   const { job } = input;
-  if (job.output.metadataScheme === 'a1111') {
-    const fields = [
-      `Steps: ${job.steps}`,
-      `Sampler: ${job.sampler}`,
-      `Scheduler: ${job.scheduler}`,
-      `CFG scale: ${job.cfg}`,
-      `Seed: ${input.seed}`,
-      `Size: ${job.width}x${job.height}`,
-      `Model: ${stem(job.baseModel)}`,
-      `Sharpness: ${job.sharpness}`,
-      `Performance: ${job.performance}`,
-      `Styles: ${JSON.stringify(input.styles)}`,
-      `Version: ${input.version}`,
-    ];
-    const text = `${input.fullPositive.join(', ')}\nNegative prompt: ${input.fullNegative.join(', ')}\n${fields.join(', ')}`;
-    return { parameters: text, fooocus_scheme: 'a1111' };
-  }
-  const record = {
+  const overwriteSwitch = Number(job.reqParams.overwrite_switch ?? 0);
+  return {
     prompt: input.logPositive,
-    negative_prompt: input.logNegative,
-    full_prompt: input.fullPositive,
-    full_negative_prompt: input.fullNegative,
-    styles: input.styles,
+    negativePrompt: input.logNegative,
+    styles: [...input.styles],
     performance: job.performance,
     steps: job.steps,
-    resolution: `(${job.width}, ${job.height})`,
-    guidance_scale: job.cfg,
+    width: job.width,
+    height: job.height,
+    guidanceScale: job.cfg,
     sharpness: job.sharpness,
-    adm_guidance: `(${job.admScalers.positive}, ${job.admScalers.negative}, ${job.admScalers.end})`,
-    base_model: job.baseModel,
+    adm: { ...job.admScalers },
+    baseModel: input.baseModel,
+    refinerModel: input.refinerModel,
+    refinerSwitch: job.refinerSwitch,
+    overwriteSwitch: Number.isFinite(overwriteSwitch) ? overwriteSwitch : 0,
+    refinerSwapMethod: job.refinerSwapMethod,
+    adaptiveCfg: job.adaptiveCfg,
+    clipSkip: job.clipSkip,
     sampler: job.sampler,
     scheduler: job.scheduler,
-    adaptive_cfg: job.adaptiveCfg,
-    clip_skip: job.clipSkip,
+    vae: job.vae,
     seed: input.seed,
-    metadata_scheme: 'fooocus',
+    freeu: job.freeu.enabled ? { b1: job.freeu.b1, b2: job.freeu.b2, s1: job.freeu.s1, s2: job.freeu.s2 } : null,
+    loras: input.loras,
+    fullPrompt: input.fullPositive,
+    fullNegativePrompt: input.fullNegative,
     version: input.version,
   };
-  return { parameters: JSON.stringify(record), fooocus_scheme: 'fooocus' };
 }
 
-function stem(name: string): string {
-  const base = name.split('/').pop() ?? name;
-  const dot = base.lastIndexOf('.');
-  return dot > 0 ? base.slice(0, dot) : base;
+/** The record for one finished image: the plan's, plus what the engine reports it did. */
+export function imageParameters(planned: PlannedMetadata, result: Pick<GeneratedImage, 'expansion' | 'positive' | 'negative'>): GenerationParameters {
+  return {
+    ...planned,
+    promptExpansion: result.expansion ?? '',
+    usedExpansion: result.expansion !== undefined,
+    fullPrompt: result.positive ?? planned.fullPrompt,
+    fullNegativePrompt: result.negative ?? planned.fullNegativePrompt,
+  };
+}
+
+/**
+ * The output bytes: `result.data` with the metadata embedded when `save_metadata_to_images`
+ * is on (unchanged otherwise). `onOmitted` hears about JPEG blocks that did not fit.
+ */
+export function embedOutputMetadata(
+  job: GenerationJob,
+  planned: PlannedMetadata | null,
+  result: GeneratedImage,
+  onOmitted?: (block: string, reason: string) => void,
+): Uint8Array {
+  if (!planned) return result.data;
+  return applyMetadataSetting(result.data, result.format, job.output.saveMetadata, () => buildImageMetadata(imageParameters(planned, result), job.output.metadataScheme), {
+    onOmitted,
+  });
 }

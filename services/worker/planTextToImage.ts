@@ -1,38 +1,79 @@
 // GenerationJob → one engine job per image, following Fooocus' `process_prompt`
-// (F modules/async_worker.py; pipeline.md §1.2) so the same request encodes the same CLIP
-// workloads:
+// (F modules/async_worker.py; pipeline.md §1.1–1.3, §2) so the same request encodes the same
+// CLIP workloads with the same models:
 //   1. prompt and negative split into lines (`safe_str`, empty lines dropped); line 1 is the
 //      prompt, lines 2..n extra workloads;
-//   2. `<lora:name:w>` tags are taken out of line 1 and matched against the LoRA files (as in
-//      Fooocus, only line 1 is parsed; tags on later lines stay text);
+//   2. `<lora:name:w>` tags are taken out of line 1 and matched against the LoRA files by stem
+//      (as in Fooocus, only line 1 is parsed; tags on later lines stay text), added after the
+//      request's `loras`, deduplicated, capped at 5; the performance mode's LoRA (Extreme Speed,
+//      Lightning, Hyper-SD) comes after them;
 //   3. per image i, with `rng = random.Random(seed_i)`: wildcards (prompt, negative, extra
-//      lines), then arrays (prompt only), then styles with "Random Style" drawn from the
-//      same rng (core applyStyles).
+//      lines, from the wildcards folder), then arrays (prompt only), then styles with "Random
+//      Style" drawn from the same rng (engine/text/resolveImagePrompts.ts, core applyStyles);
+//   4. "Fooocus V2": the engine expands the image's prompt line (after wildcards and arrays)
+//      with the image's seed and appends it as the last positive workload, outside the pooled
+//      top-k (the plan passes `expansionSource` and the expansion folder);
+//   5. refiner (`refiner_model_name`, switch step, swap method), `vae_name`, FreeU, ADM
+//      scalers, clip skip and `black_out_nsfw` go to the engine job as they are; the
+//      performance mode's forced values were set by core (normaliseRequest).
 // One engine job per image (one seed each), not one job with all seeds: FooocusAPI's stop
 // keeps the images finished before it and skip drops only the current one, and the engine
 // rejects a whole call when it is aborted; per-image calls keep every finished image and let
 // each be uploaded as soon as it exists.
 //
-// Decisions recorded here:
-// - "Fooocus V2" prompt expansion is not implemented in the engine yet (open issue). The
-//   style is selected by default in FooocusAPI, so failing such tasks would fail nearly every
-//   request: the prompt runs unexpanded and the run's `notes` say so (logged by the worker).
-// - LoRAs: merging is not implemented yet (open issue). A requested LoRA whose file is absent
-//   is skipped, as Fooocus skips missing LoRA files (noted). A LoRA whose file exists fails
-//   the task with invalid_input "LoRA merging is not supported yet: <name>": silently
-//   ignoring a LoRA the user has would give a different picture than asked for.
+// Decisions recorded here (the issue "Engine: Fooocus's text-to-image features"):
+// - Every model file the request needs is checked BEFORE anything runs, and a missing one
+//   fails the task (model_missing) with a message naming the file and the folder to put it in:
+//   a requested LoRA (Fooocus would silently skip it — a different picture than asked for),
+//   a prompt tag that matches no LoRA file, the performance LoRA, the refiner, the VAE, the
+//   Fooocus V2 expansion folder (selected by default in FooocusAPI — never a silent no-op),
+//   the NSFW classifier. Messages name folders relative to the models directory, never
+//   server paths.
+// - A LoRA whose file exists but matches nothing of the model is not an error (Fooocus goes
+//   on): the engine reports it and the worker logs it and tells the client (taskAttempt.ts).
+// - LoRA weights are −2..2 (Fooocus' slider); the request schema enforces it for `loras`, and
+//   a prompt tag outside the range fails the task with invalid_input.
+// - A refiner switch step beyond the steps (core computes it from the performance's steps even
+//   when overwrite_step lowered them, as Fooocus does) is clamped to the steps: the base runs
+//   every step and the refiner none, which is what Fooocus does then.
+import { existsSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DEFAULT_VAE } from '../core/request/fooocusConstants.ts';
 import type { GenerationJob } from '../core/request/generationJob.ts';
 import { parseLoraReferences, splitPromptLines } from '../core/request/promptText.ts';
 import { applyStyles } from '../core/styles/applyStyles.ts';
-import { PythonRandom } from '../core/styles/pythonRandom.ts';
 import type { StyleCatalog } from '../core/styles/styleCatalog.ts';
+import type { LoraRef, ModelFileRef } from '../engine/image/metadata/generationMetadata.ts';
+import { SafetyChecker, SAFETY_CHECKER_FILE, SAFETY_CHECKER_FOLDER } from '../engine/image/safetyChecker.ts';
 import type { TextToImageJob } from '../engine/job.ts';
-import { listModelFiles, ModelFileNotFoundError, resolveModelFile } from '../infra/models/modelDirectory.ts';
-import { imageMetadata } from './imageMetadata.ts';
-import { applyArrays, applyWildcards, type WildcardWords } from './promptWildcards.ts';
+import { resolveImagePrompts } from '../engine/text/resolveImagePrompts.ts';
+import { checkExpansionFolder, ExpansionFolderError } from '../engine/text/promptExpansion.ts';
+import { loadWildcardDirectory } from '../engine/text/wildcardDirectory.ts';
+import type { WildcardLoader } from '../engine/text/wildcards.ts';
+import { listModelFiles, ModelFileNotFoundError, resolveModelFile, type ModelKind } from '../infra/models/modelDirectory.ts';
+import { ModelStore } from '../infra/models/modelStore.ts';
+import { PythonRandom } from '../shared/pythonRandom.ts';
+import { plannedMetadata, type PlannedMetadata } from './imageMetadata.ts';
 import { TaskInputError } from './taskFailure.ts';
 import { assertTextToImageOnly } from './unsupportedFeatures.ts';
+
+/** Fooocus' expansion folder under the models directory. */
+export const EXPANSION_FOLDER = 'prompt_expansion/fooocus_expansion';
+/** Fooocus `default_max_lora_number`. */
+const MAX_LORAS = 5;
+/** Fooocus' LoRA weight slider range. */
+const LORA_WEIGHT_MIN = -2;
+const LORA_WEIGHT_MAX = 2;
+/** F modules/util.py LORAS_PROMPT_PATTERN (as core/request/promptText.ts). */
+const LORA_TAG = /<lora:([^:]+):([+-]?(?:\d+(?:\.\d*)?|\.\d+))>/g;
+
+/** Where Fooocus downloads each performance LoRA from (F modules/config.py downloading_sdxl_*_lora). */
+const PERFORMANCE_LORA_SOURCES: Record<string, string> = {
+  'sdxl_lcm_lora.safetensors': 'https://huggingface.co/lllyasviel/misc/resolve/main/sdxl_lcm_lora.safetensors',
+  'sdxl_lightning_4step_lora.safetensors': 'https://huggingface.co/mashb1t/misc/resolve/main/sdxl_lightning_4step_lora.safetensors',
+  'sdxl_hyper_sd_4step_lora.safetensors': 'https://huggingface.co/mashb1t/misc/resolve/main/sdxl_hyper_sd_4step_lora.safetensors',
+};
 
 export interface PlannedImage {
   index: number;
@@ -41,12 +82,14 @@ export interface PlannedImage {
   job: TextToImageJob;
   /** Styles as applied ("Random Style" resolved). */
   styles: string[];
+  /** The image's metadata record (completed with the engine's result); null when save_metadata_to_images is off. */
+  metadata: PlannedMetadata | null;
 }
 
 export interface TextToImagePlan {
   checkpoint: string;
   images: PlannedImage[];
-  /** What the request asked for that this run does not do (for the log). */
+  /** What the request asked for that this run does differently (for the log). */
   notes: string[];
   /** Absolute model paths → the names the request used (to keep server paths out of task errors). */
   pathNames: Map<string, string>;
@@ -56,100 +99,236 @@ export interface PlanOptions {
   modelsDir: string;
   /** Default: the bundled style catalog. */
   catalog?: StyleCatalog;
-  /** Wildcard word lists; default none (placeholders become plain words). */
-  wildcardWords?: WildcardWords;
+  /** Folder of wildcard lists (Fooocus `wildcards/`); default none (placeholders become plain words). */
+  wildcardsDir?: string;
+  /** Hashes model files for the metadata. Default: a ModelStore over modelsDir. */
+  modelStore?: ModelStore;
   /** Written into image metadata. Default 'fooocus-cloud'. */
   version?: string;
+}
+
+interface ResolvedLora {
+  name: string;
+  weight: number;
+  path: string;
 }
 
 export async function planTextToImage(job: GenerationJob, options: PlanOptions): Promise<TextToImagePlan> {
   assertTextToImageOnly(job);
   const notes: string[] = [];
-  const inFolder = await resolveModelFile(options.modelsDir, 'checkpoints', job.baseModel);
+  const pathNames = new Map<string, string>();
+  const { modelsDir } = options;
+  const store = options.modelStore ?? new ModelStore({ modelsDir });
+
+  const inFolder = await resolveModelFile(modelsDir, 'checkpoints', job.baseModel);
   // The engine gets the real file: model folders are often links into a shared store, and the
   // engine's graph cache hard-links the weight file it is given — a link to a symlink is a
   // symlink, which onnxruntime refuses as external data outside the model directory.
   const checkpoint = await realpath(inFolder);
-  const pathNames = new Map([
-    [checkpoint, job.baseModel],
-    [inFolder, job.baseModel],
-  ]);
+  pathNames.set(checkpoint, job.baseModel).set(inFolder, job.baseModel);
 
+  // --- LoRAs: request slots, prompt tags, the performance LoRA ------------------------------
   const positiveLines = splitPromptLines(job.prompt);
   const negativeLines = splitPromptLines(job.negativePrompt);
-  const loraFiles = await listModelFiles(options.modelsDir, 'loras');
-  const { loras, prompt } = parseLoraReferences(
+  const loraFiles = await listModelFiles(modelsDir, 'loras');
+  checkPromptLoraTags(positiveLines.main, loraFiles);
+  const { loras: requested, prompt } = parseLoraReferences(
     positiveLines.main,
     job.loras.map((l) => [l.name, l.weight] as const),
-    { loraFilenames: loraFiles },
+    { loraFilenames: loraFiles, limit: MAX_LORAS },
   );
-  for (const [name] of loras) {
+  const loras: ResolvedLora[] = [];
+  for (const [name, weight] of requested) {
     if (name === 'None') continue;
-    try {
-      await resolveModelFile(options.modelsDir, 'loras', name);
-    } catch (err) {
-      if (err instanceof ModelFileNotFoundError) {
-        notes.push(`LoRA '${name}' not found in the loras folder: skipped (as Fooocus does)`);
-        continue;
-      }
-      throw err;
-    }
-    throw new TaskInputError('invalid_input', `LoRA merging is not supported yet: ${name}`);
+    const path = await modelFile(modelsDir, 'loras', name, () => `LoRA file '${name}' not found in the loras folder (put it at loras/${name} in the models directory)`);
+    loras.push({ name, weight, path });
   }
-  if (job.useExpansion && prompt !== '') {
-    notes.push('Fooocus V2 prompt expansion is not implemented yet: the prompt runs unexpanded');
+  if (job.performanceLora) {
+    const { name, weight } = job.performanceLora;
+    const source = PERFORMANCE_LORA_SOURCES[name];
+    const path = await modelFile(
+      modelsDir,
+      'loras',
+      name,
+      () =>
+        `performance '${job.performance}' needs the LoRA file '${name}' in the loras folder (put it at loras/${name} in the models directory` +
+        `${source ? `; Fooocus downloads it from ${source}` : ''}), or choose performance Speed or Quality`,
+    );
+    loras.push({ name, weight, path });
+  }
+  for (const l of loras) pathNames.set(l.path, l.name);
+
+  // --- refiner, VAE ------------------------------------------------------------------------------
+  let refiner: TextToImageJob['refiner'];
+  if (job.refinerModel) {
+    const name = job.refinerModel;
+    const path = await modelFile(modelsDir, 'checkpoints', name, () => `refiner model '${name}' not found in the checkpoints folder (refiner_model_name; put it at checkpoints/${name} in the models directory, or send "None")`);
+    let switchStep = job.refinerSwitchStep;
+    if (switchStep > job.steps) {
+      notes.push(`refiner switch step ${switchStep} is past the last step (${job.steps}): the refiner does not run (as in Fooocus)`);
+      switchStep = job.steps;
+    }
+    refiner = { checkpoint: path, switchStep, swapMethod: job.refinerSwapMethod };
+  }
+  let vae: string | undefined;
+  if (job.vae !== DEFAULT_VAE) {
+    const name = job.vae;
+    vae = await modelFile(modelsDir, 'vae', name, () => `VAE '${name}' not found in the vae folder (vae_name; put it at vae/${name} in the models directory, or send "${DEFAULT_VAE}")`);
   }
 
+  // --- Fooocus V2 expansion, NSFW classifier -------------------------------------------------
+  const useExpansion = job.useExpansion && prompt !== '';
+  let expansionFolder: string | undefined;
+  if (useExpansion) {
+    expansionFolder = join(modelsDir, ...EXPANSION_FOLDER.split('/'));
+    try {
+      checkExpansionFolder(expansionFolder);
+    } catch (err) {
+      if (!(err instanceof ExpansionFolderError)) throw err;
+      throw new TaskInputError(
+        'model_missing',
+        `"Fooocus V2" prompt expansion needs its GPT-2 model in the ${EXPANSION_FOLDER}/ folder of the models directory, which lacks ${err.missing.join(', ')}: ` +
+          `copy Fooocus's models/${EXPANSION_FOLDER} folder there (config.json, pytorch_model.bin, vocab.json, merges.txt, positive.txt), or remove "Fooocus V2" from style_selections`,
+        { cause: err },
+      );
+    }
+    pathNames.set(expansionFolder, EXPANSION_FOLDER);
+  }
+  let blackOutNsfw: TextToImageJob['blackOutNsfw'];
+  if (job.output.blackOutNsfw) {
+    const modelPath = SafetyChecker.modelPath(modelsDir);
+    const relativeName = `${SAFETY_CHECKER_FOLDER}/${SAFETY_CHECKER_FILE}`;
+    if (!existsSync(modelPath)) {
+      throw new TaskInputError(
+        'model_missing',
+        `black_out_nsfw needs an ONNX NSFW classifier at ${relativeName} in the models directory (none found), e.g. the safety_checker/model.onnx of an ONNX Stable Diffusion 1.x export; or send black_out_nsfw=false`,
+      );
+    }
+    pathNames.set(modelPath, relativeName);
+    blackOutNsfw = { modelPath };
+  }
+
+  // --- metadata: model hashes (only when they are written) ----------------------------------
+  let hashes: { base: ModelFileRef; refiner: ModelFileRef | null; loras: LoraRef[] } | null = null;
+  if (job.output.saveMetadata) {
+    hashes = {
+      base: { name: job.baseModel, sha256: await store.sha256OfPath(checkpoint) },
+      refiner: refiner && job.refinerModel ? { name: job.refinerModel, sha256: await store.sha256OfPath(refiner.checkpoint) } : null,
+      loras: [],
+    };
+    for (const l of loras) hashes.loras.push({ name: l.name, weight: l.weight, sha256: await store.sha256OfPath(l.path) });
+  }
+
+  // --- per image -----------------------------------------------------------------------------
+  const texts = [prompt, negativeLines.main, ...positiveLines.extra, ...negativeLines.extra];
+  const wildcards: WildcardLoader =
+    options.wildcardsDir && texts.some((t) => t.includes('__')) ? await loadWildcardDirectory(options.wildcardsDir) : () => null;
   const images: PlannedImage[] = [];
   for (let i = 0; i < job.imageNumber; i++) {
     const seed = BigInt(job.imageSeeds[i]);
     const rng = new PythonRandom(seed);
-    const wild = (text: string) => applyWildcards(text, rng, i, job.readWildcardsInOrder, options.wildcardWords);
-    const taskPrompt = applyArrays(wild(prompt), i);
-    const taskNegative = wild(negativeLines.main);
-    const extraPositive = positiveLines.extra.map(wild);
-    const extraNegative = negativeLines.extra.map(wild);
+    const resolved = resolveImagePrompts(
+      { prompt, negativePrompt: negativeLines.main, extraPositive: positiveLines.extra, extraNegative: negativeLines.extra },
+      { rng, imageIndex: i, readInOrder: job.readWildcardsInOrder, load: wildcards },
+    );
     const styled = applyStyles(
-      { prompt: taskPrompt, negativePrompt: taskNegative, extraPositive, extraNegative, styles: job.styles },
+      {
+        prompt: resolved.prompt,
+        negativePrompt: resolved.negativePrompt,
+        extraPositive: resolved.extraPositive,
+        extraNegative: resolved.extraNegative,
+        styles: job.styles,
+      },
       { rng, catalog: options.catalog },
     );
+    const expansionSource = useExpansion && resolved.prompt !== '' ? resolved.prompt : undefined;
+    const engineJob: TextToImageJob = {
+      checkpoint,
+      positive: styled.positive,
+      negative: styled.negative,
+      positiveTopK: styled.positiveTopK,
+      negativeTopK: styled.negativeTopK,
+      width: job.width,
+      height: job.height,
+      steps: job.steps,
+      sampler: job.sampler,
+      scheduler: job.scheduler,
+      cfg: job.cfg,
+      sharpness: job.sharpness,
+      adaptiveCfg: job.adaptiveCfg,
+      adm: { ...job.admScalers },
+      clipSkip: job.clipSkip,
+      seeds: [seed],
+      format: job.output.format,
+      previews: !job.output.disablePreview,
+    };
+    if (loras.length > 0) engineJob.loras = loras.map((l) => ({ path: l.path, weight: l.weight }));
+    if (refiner) engineJob.refiner = { ...refiner };
+    if (vae) engineJob.vae = vae;
+    if (job.freeu.enabled) engineJob.freeu = { b1: job.freeu.b1, b2: job.freeu.b2, s1: job.freeu.s1, s2: job.freeu.s2 };
+    if (blackOutNsfw) engineJob.blackOutNsfw = { ...blackOutNsfw };
+    if (expansionSource !== undefined) {
+      engineJob.expansionFolder = expansionFolder;
+      engineJob.perImagePrompts = [
+        { positive: styled.positive, negative: styled.negative, positiveTopK: styled.positiveTopK, negativeTopK: styled.negativeTopK, expansionSource },
+      ];
+    }
     images.push({
       index: i,
       seed,
       styles: styled.styles,
-      job: {
-        checkpoint,
-        positive: styled.positive,
-        negative: styled.negative,
-        positiveTopK: styled.positiveTopK,
-        negativeTopK: styled.negativeTopK,
-        width: job.width,
-        height: job.height,
-        steps: job.steps,
-        sampler: job.sampler,
-        scheduler: job.scheduler,
-        cfg: job.cfg,
-        sharpness: job.sharpness,
-        adaptiveCfg: job.adaptiveCfg,
-        adm: { ...job.admScalers },
-        clipSkip: job.clipSkip,
-        seeds: [seed],
-        format: job.output.format,
-        previews: !job.output.disablePreview,
-        metadata: job.output.saveMetadata
-          ? imageMetadata({
-              job,
-              styles: styled.styles,
-              logPositive: styled.logPositivePrompt,
-              logNegative: styled.logNegativePrompt,
-              fullPositive: styled.positive,
-              fullNegative: styled.negative,
-              seed: seed.toString(),
-              version: options.version ?? 'fooocus-cloud',
-            })
-          : undefined,
-      },
+      job: engineJob,
+      metadata: hashes
+        ? plannedMetadata({
+            job,
+            seed,
+            styles: styled.styles,
+            logPositive: styled.logPositivePrompt,
+            logNegative: styled.logNegativePrompt,
+            fullPositive: styled.positive,
+            fullNegative: styled.negative,
+            baseModel: hashes.base,
+            refinerModel: hashes.refiner,
+            loras: hashes.loras,
+            version: options.version ?? 'fooocus-cloud',
+          })
+        : null,
     });
   }
   return { checkpoint, images, notes, pathNames };
+}
+
+/**
+ * A prompt tag must name a LoRA file (by stem, as Fooocus matches it) and carry a weight in
+ * −2..2. Fooocus drops an unmatched tag silently; here it fails the task, like a missing file.
+ */
+function checkPromptLoraTags(line: string, loraFiles: readonly string[]): void {
+  const stems = new Set(loraFiles.map(stemOf));
+  // Per comma-separated token, as Fooocus parses them.
+  for (const m of line.split(',').flatMap((token) => [...token.matchAll(LORA_TAG)])) {
+    const [tag, name, weightText] = m;
+    if (!stems.has(name)) {
+      throw new TaskInputError('model_missing', `LoRA '${name}' named in the prompt (${tag}) matches no file in the loras folder (put ${name}.safetensors in the models directory's loras folder)`);
+    }
+    const weight = Number.parseFloat(weightText);
+    if (!(weight >= LORA_WEIGHT_MIN && weight <= LORA_WEIGHT_MAX)) {
+      throw new TaskInputError('invalid_input', `LoRA weight ${weightText} in the prompt (${tag}) is outside ${LORA_WEIGHT_MIN}..${LORA_WEIGHT_MAX}`);
+    }
+  }
+}
+
+/** The real path of a model file; a missing file fails the task (model_missing) with `message()`. */
+async function modelFile(modelsDir: string, kind: ModelKind, name: string, message: () => string): Promise<string> {
+  try {
+    return await realpath(await resolveModelFile(modelsDir, kind, name));
+  } catch (err) {
+    if (err instanceof ModelFileNotFoundError) throw new TaskInputError('model_missing', message(), { cause: err });
+    throw err;
+  }
+}
+
+function stemOf(name: string): string {
+  const base = name.split(/[\\/]/).pop() ?? name;
+  const dot = base.lastIndexOf('.');
+  return dot > 0 ? base.slice(0, dot) : base;
 }

@@ -18,7 +18,9 @@ import type { Logger } from 'pino';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import type { BlobStore, Dispatcher, DispatchMessage, DispatchSubscription, EventBus, TaskStore, Unsubscribe } from '../core/ports.ts';
-import type { WorkerConfig } from './config.ts';
+import { defaultCacheDir } from '../engine/engine.ts';
+import { ModelStore } from '../infra/models/modelStore.ts';
+import { wildcardsDir, type WorkerConfig } from './config.ts';
 import { TaskAttempt, type Clock, type ImageEngine } from './taskAttempt.ts';
 import { createWorkerMetrics } from './workerMetrics.ts';
 
@@ -31,7 +33,8 @@ export interface RunWorkerOptions {
   blobs: BlobStore;
   /** EngineHost, or anything with its generate signature. */
   engine: ImageEngine;
-  config: Pick<WorkerConfig, 'WORKER_ID' | 'MODELS_DIR' | 'HEARTBEAT_INTERVAL_MS' | 'SHUTDOWN_GRACE_MS'>;
+  config: Pick<WorkerConfig, 'WORKER_ID' | 'MODELS_DIR' | 'HEARTBEAT_INTERVAL_MS' | 'SHUTDOWN_GRACE_MS'> &
+    Partial<Pick<WorkerConfig, 'WILDCARDS_DIR' | 'ENGINE_CACHE_DIR'>>;
   /** Default: silent. */
   logger?: Logger;
   /** Where the fooocus_* worker metrics are registered. Default: a private registry. */
@@ -76,6 +79,9 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
     blobs,
     engine,
     modelsDir: config.MODELS_DIR,
+    // The engine's graph cache holds the hash index, so a checkpoint is hashed once for both.
+    modelStore: new ModelStore({ modelsDir: config.MODELS_DIR, hashCacheDir: config.ENGINE_CACHE_DIR ?? defaultCacheDir(config.MODELS_DIR) }),
+    wildcardsDir: wildcardsDir(config),
     workerId: config.WORKER_ID,
     heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
     progressIntervalMs: options.progressIntervalMs ?? 250,
@@ -120,7 +126,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
   }
 
   const subscription: DispatchSubscription = dispatcher.consume(handle, { errorNakDelayMs: retryDelayMs(1) });
-  logger.info({ modelsDir: config.MODELS_DIR }, 'worker consuming');
+  logger.info({ modelsDir: config.MODELS_DIR, wildcardsDir: context.wildcardsDir }, 'worker consuming');
 
   async function shutdown(graceMs: number): Promise<void> {
     stopping = true;

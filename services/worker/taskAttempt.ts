@@ -30,11 +30,13 @@ import type { ControlAction, TaskEvent } from '../core/task/taskEvents.ts';
 import type { Task, TaskError, TaskOutput } from '../core/task/taskRecord.ts';
 import { EngineAbortedError } from '../engine/io/engineErrors.ts';
 import type { GeneratedImage, GenerateOptions, GenerationProgress, TextToImageJob } from '../engine/job.ts';
+import type { ModelStore } from '../infra/models/modelStore.ts';
+import { embedOutputMetadata } from './imageMetadata.ts';
 import { contentTypeForFormat, outputKey } from './outputKey.ts';
 import { planTextToImage, type PlannedImage, type TextToImagePlan } from './planTextToImage.ts';
 import { ProgressWriter } from './progressWriter.ts';
 import { readGenerationJob } from './readGenerationJob.ts';
-import { classifyFailure } from './taskFailure.ts';
+import { classifyFailure, hideModelPaths } from './taskFailure.ts';
 import type { AbandonReason, WorkerMetrics } from './workerMetrics.ts';
 
 /** What the worker needs from an engine: EngineHost's generate signature. */
@@ -54,6 +56,10 @@ export interface AttemptContext {
   blobs: BlobStore;
   engine: ImageEngine;
   modelsDir: string;
+  /** Model files and their hashes (image metadata). */
+  modelStore: ModelStore;
+  /** Fooocus' wildcards folder (WILDCARDS_DIR). */
+  wildcardsDir: string;
   workerId: string;
   heartbeatIntervalMs: number;
   progressIntervalMs: number;
@@ -90,6 +96,8 @@ export class TaskAttempt {
   private chain: Promise<void> = Promise.resolve();
   private latestStep: { image: PlannedImage; progress: GenerationProgress } | null = null;
   private lastStepAt: number | null = null;
+  /** Engine warnings already told (each once per attempt). */
+  private readonly warned = new Set<string>();
 
   constructor(
     private readonly ctx: AttemptContext,
@@ -152,7 +160,7 @@ export class TaskAttempt {
     this.startHeartbeat();
     try {
       this.job = readGenerationJob(this.task.reqParams);
-      this.plan = await planTextToImage(this.job, { modelsDir: this.ctx.modelsDir });
+      this.plan = await planTextToImage(this.job, { modelsDir: this.ctx.modelsDir, modelStore: this.ctx.modelStore, wildcardsDir: this.ctx.wildcardsDir });
     } catch (err) {
       return await this.settleFailure(err);
     }
@@ -201,12 +209,32 @@ export class TaskAttempt {
       if (this.leaseLost) return;
       const result = generated[0];
       if (!result) throw new Error('the engine returned no image');
+      this.tellWarnings(result.warnings ?? [], plan, percent((i + 1) * stepsPerImage), stepsPerImage);
+      if (result.nsfw) this.log.info({ image: i }, 'black_out_nsfw: image flagged and blacked out');
+      const data = embedOutputMetadata(job, image.metadata, result, (block, reason) =>
+        this.log.warn({ image: i, block, reason }, 'image metadata block left out'),
+      );
       const key = outputKey(this.taskId, this.attempt, i, job.output.extension, new Date(clock.now()));
       const contentType = contentTypeForFormat(result.format);
       this.reportProgress({ percent: percent((i + 1) * stepsPerImage), message: `Saving image ${i + 1}/${count} to system ...`, step: stepsPerImage, total: stepsPerImage });
       this.uploaded.push(key);
-      await blobs.put(key, result.data, contentType);
+      await blobs.put(key, data, contentType);
       outputs.push({ key, seed: image.seed.toString(), finishReason: 'SUCCESS', contentType });
+    }
+  }
+
+  /**
+   * What the engine says the user should know (a LoRA skipped or matching nothing of the
+   * model): logged, and told to the client as a progress message (SSE and the task row), each
+   * once, with model names instead of server paths.
+   */
+  private tellWarnings(warnings: readonly string[], plan: TextToImagePlan, percent: number, total: number): void {
+    for (const raw of warnings) {
+      const warning = hideModelPaths(raw, plan.pathNames);
+      if (this.warned.has(warning)) continue;
+      this.warned.add(warning);
+      this.log.warn({ warning }, 'engine warning');
+      this.reportProgress({ percent, message: `Warning: ${warning}`, step: total, total });
     }
   }
 

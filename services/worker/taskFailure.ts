@@ -28,7 +28,7 @@ export type FailureClass = { kind: 'unrecoverable'; error: TaskError } | { kind:
  * recorded on the task (shown to clients) name `juggernautXL.safetensors`, not a server path.
  */
 export function classifyFailure(err: unknown, pathNames: ReadonlyMap<string, string> = new Map()): FailureClass {
-  const message = hidePaths(err instanceof Error ? err.message : String(err), pathNames);
+  const message = hideModelPaths(err instanceof Error ? err.message : String(err), pathNames);
   if (err instanceof TaskInputError) return { kind: 'unrecoverable', error: { code: err.taskErrorCode, message } };
   if (err instanceof ModelFileNotFoundError) return { kind: 'unrecoverable', error: { code: 'model_missing', message } };
   if (err instanceof CheckpointError) {
@@ -41,8 +41,10 @@ export function classifyFailure(err: unknown, pathNames: ReadonlyMap<string, str
   return { kind: 'transient', message };
 }
 
-function hidePaths(message: string, pathNames: ReadonlyMap<string, string>): string {
+/** `message` with every absolute model path of `pathNames` replaced by the name the request used. */
+export function hideModelPaths(message: string, pathNames: ReadonlyMap<string, string>): string {
   let out = message;
-  for (const [path, name] of pathNames) out = out.replaceAll(path, name);
+  // Longest first, so a folder never replaces part of a longer file path inside it.
+  for (const [path, name] of [...pathNames].sort((a, b) => b[0].length - a[0].length)) out = out.replaceAll(path, name);
   return out;
 }

@@ -1,19 +1,18 @@
 // What this engine cannot do yet, refused up front with a message that names the feature,
 // instead of silently returning a plain text-to-image result for an upscale request.
 //
-// The engine runs text-to-image only (no vary/upscale, inpaint/outpaint, image prompts,
-// enhance; no refiner, custom VAE, FreeU or LoRA merging: open engine issues). Each feature
-// is refused only when Fooocus would actually USE it, mirroring its goal selection
-// (F modules/async_worker.py `handler`): a `current_tab` of 'uov' without an input image, or
-// an image in a tab that is not selected, runs plain text-to-image in Fooocus too, and
-// FooocusAPI's default request (no images) must keep working.
+// The engine runs text-to-image with Fooocus' text-to-image features (LoRAs, performance
+// modes, refiner, VAE override, FreeU, Fooocus V2 expansion, wildcards, NSFW censoring).
+// Still missing (open engine issues): vary/upscale, inpaint/outpaint, image prompts
+// (IP-Adapter, PyraCanny, CPDS, FaceSwap), enhance, and the refiner swap method 'vae' (an
+// SD 1.5 refiner through Fooocus' latent interposer, a model this engine does not have).
 //
-// User LoRAs are handled by the planner (absent files are skipped as Fooocus does; present
-// files are refused). The performance LoRA (Extreme Speed, Lightning, Hyper-SD) is always
-// refused: Fooocus downloads it when missing, so its modes never run without it, and their
-// forced 4–8 steps at cfg 1 give unusable images without the LoRA.
+// Each feature is refused only when Fooocus would actually USE it, mirroring its goal
+// selection (F modules/async_worker.py `handler`): a `current_tab` of 'uov' without an input
+// image, or an image in a tab that is not selected, runs plain text-to-image in Fooocus too,
+// and FooocusAPI's default request (no images) must keep working. Likewise the swap method
+// only matters when a refiner runs (none is a no-op in Fooocus, whatever the method says).
 import type { GenerationJob } from '../core/request/generationJob.ts';
-import { DEFAULT_VAE } from '../core/request/fooocusConstants.ts';
 import { TaskInputError } from './taskFailure.ts';
 
 const TEXT_TO_IMAGE_ONLY = 'only text-to-image runs on this engine for now';
@@ -45,11 +44,8 @@ export function unsupportedFeature(job: GenerationJob): string | null {
   if (job.enhance.enabled && (job.enhance.uovMethod.toLowerCase() !== 'disabled' || job.enhance.tabs.some((t) => t.enabled))) {
     return `Enhance is not supported yet: ${TEXT_TO_IMAGE_ONLY}`;
   }
-  if (job.refinerModel) return `Refiner is not supported yet: ${job.refinerModel} (set refiner_model_name to "None")`;
-  if (job.vae !== DEFAULT_VAE) return `Custom VAE is not supported yet: ${job.vae} (use "${DEFAULT_VAE}")`;
-  if (job.freeu.enabled) return 'FreeU is not supported yet (set freeu_enabled to false)';
-  if (job.performanceLora) {
-    return `LoRA merging is not supported yet: ${job.performanceLora.name} (needed by performance '${job.performance}'; use Speed or Quality)`;
+  if (job.refinerModel && job.refinerSwapMethod === 'vae') {
+    return `Refiner swap method 'vae' is not supported yet: it needs Fooocus' SD 1.5 latent interposer (vae_interpose), which this engine does not have; use refiner_swap_method "joint" or "separate"`;
   }
   return null;
 }

@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { taskRowSchema, recordResponseSchema } from '../../services/api/responses/fooocusRecord.ts';
 import { streamEventSchema } from '../../services/api/responses/streamEvent.ts';
-import { API_KEY, CHECKPOINT_NAME, OTHER_API_KEY, prepareModelsDir, startApiService, type ApiService, type Wiring } from './apiService.ts';
+import { API_KEY, CHECKPOINT_NAME, DEFAULT_LORA_NAME, OTHER_API_KEY, prepareModelsDir, startApiService, type ApiService, type Wiring } from './apiService.ts';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -260,7 +260,7 @@ describe.each<Wiring>(['embedded', 'cluster'])('FooocusAPI over the %s wiring', 
     const styles = await getJson('/v1/engines/styles');
     expect(styles).toHaveLength(279);
     expect(styles.slice(0, 2)).toEqual(['Fooocus V2', 'Random Style']);
-    expect(await getJson('/v1/engines/all-models')).toEqual({ model_filenames: [CHECKPOINT_NAME], lora_filenames: [] });
+    expect(await getJson('/v1/engines/all-models')).toEqual({ model_filenames: [CHECKPOINT_NAME], lora_filenames: [DEFAULT_LORA_NAME] });
   });
 
   it('tools: validated like FooocusAPI, then 501 problem+json (no segmentation/captioning models)', async () => {

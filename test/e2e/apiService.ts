@@ -5,7 +5,7 @@
 //   by API and worker (exactly `npm start`);
 // - 'cluster': Postgres + JetStream + S3 (servers from test/harness), and SEPARATE backends
 //   objects (connections) for the API and the worker, as two deployables would have.
-import { copyFileSync, linkSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
@@ -24,6 +24,12 @@ export type Wiring = 'embedded' | 'cluster';
 
 export const SHARED = process.env.FOOOCUS_SHARED ?? resolve(import.meta.dirname, '../../../shared');
 export const CHECKPOINT_NAME = 'tiny-sdxl.safetensors';
+/** FooocusAPI's default LoRA slot (default preset): provisioned with a tiny LoRA so default requests run. */
+export const DEFAULT_LORA_NAME = 'sd_xl_offset_example-lora_1.0.safetensors';
+/** The tiny LoRA (kohya, matches the tiny checkpoint) used for the default and performance LoRA names. */
+export const TINY_LORA = join(SHARED, 'golden-features', 'loras', 'tiny-lora-kohya-r4.safetensors');
+/** The tiny GPT-2 expansion folder of the golden set (Fooocus' layout, its own short word list). */
+export const TINY_EXPANSION = join(SHARED, 'golden-features', 'prompt_expansion', 'fooocus_expansion_tiny');
 export const API_KEY = 'test-key-1';
 export const OTHER_API_KEY = 'test-key-2';
 
@@ -40,20 +46,34 @@ export interface ApiService {
 /**
  * A models folder with the tiny checkpoint HARD-linked (a symlink would let onnxruntime see
  * the external-data path escape the folder) or copied, plus a graph cache shared by every
- * service of the test file so the ONNX graphs are built once.
+ * service of the test file so the ONNX graphs are built once. It also holds what FooocusAPI's
+ * default request needs, as real clients send the defaults: the offset LoRA name (a tiny
+ * LoRA) and the Fooocus V2 expansion folder (the tiny GPT-2).
  */
 export function prepareModelsDir(root: string): { modelsDir: string; cacheDir: string } {
   const modelsDir = join(root, 'models');
   mkdirSync(join(modelsDir, 'checkpoints'), { recursive: true });
   mkdirSync(join(modelsDir, 'loras'), { recursive: true });
-  const target = join(modelsDir, 'checkpoints', CHECKPOINT_NAME);
-  const source = join(SHARED, 'golden', CHECKPOINT_NAME);
+  linkOrCopy(join(SHARED, 'golden', CHECKPOINT_NAME), join(modelsDir, 'checkpoints', CHECKPOINT_NAME));
+  linkOrCopy(TINY_LORA, join(modelsDir, 'loras', DEFAULT_LORA_NAME));
+  provisionExpansion(modelsDir, TINY_EXPANSION);
+  return { modelsDir, cacheDir: join(root, 'onnx-cache') };
+}
+
+/** Copies (hard-links) an expansion folder's files to `<modelsDir>/prompt_expansion/fooocus_expansion/`. */
+export function provisionExpansion(modelsDir: string, source: string): string {
+  const folder = join(modelsDir, 'prompt_expansion', 'fooocus_expansion');
+  mkdirSync(folder, { recursive: true });
+  for (const name of readdirSync(source)) linkOrCopy(join(source, name), join(folder, name));
+  return folder;
+}
+
+export function linkOrCopy(source: string, target: string): void {
   try {
     linkSync(source, target);
   } catch {
     copyFileSync(source, target);
   }
-  return { modelsDir, cacheDir: join(root, 'onnx-cache') };
 }
 
 export async function startApiService(

@@ -27,6 +27,9 @@ import { TransientInfraError } from '../../core/errors.ts';
 import { ensureStream } from './ensureJetStream.ts';
 import { subjectToken } from './subjectToken.ts';
 
+/** How long a replay may wait for events the stream is known to hold. */
+const REPLAY_DEADLINE_MS = 15_000;
+
 export interface JetStreamEventBusOptions {
   /** A connected client; the bus never closes it. */
   nc: NatsConnection;
@@ -148,6 +151,9 @@ export async function createJetStreamEventBus(options: JetStreamEventBusOptions)
       if (!last || last.seq <= afterSeq) return [];
       const consumer = await orderedConsumer(taskId, afterSeq);
       const out: TaskEventEnvelope[] = [];
+      // Events up to last.seq are known to exist, so an empty fetch (a slow server or an
+      // overloaded box) is retried until a deadline rather than read as "nothing to replay".
+      const deadline = Date.now() + REPLAY_DEADLINE_MS;
       try {
         while (true) {
           const batch = await consumer.fetch({ max_messages: 256, expires: 2_000 });
@@ -157,7 +163,10 @@ export async function createJetStreamEventBus(options: JetStreamEventBusOptions)
             out.push(decode(taskId, m));
             if (m.seq >= last.seq) batch.stop();
           }
-          if (received === 0 || out.at(-1)!.seq >= last.seq) break;
+          if (out.length > 0 && out.at(-1)!.seq >= last.seq) break;
+          if (received === 0 && Date.now() >= deadline) {
+            throw new TransientInfraError(`event replay for ${taskId} stalled before seq ${last.seq}`);
+          }
         }
       } finally {
         await consumer.delete().catch(() => {});
