@@ -9,41 +9,12 @@
  * their streams ended, in-flight requests get SHUTDOWN_GRACE_MS, then loops and backends
  * close.
  */
-import { pino } from 'pino';
-import { collectDefaultMetrics, Registry } from 'prom-client';
-import { loadPresets } from '../core/presets/loadPresets.ts';
-import { defaultStyleCatalog } from '../core/styles/styleCatalog.ts';
-import { createBackends } from '../wiring/createBackends.ts';
-import { createApp } from './app.ts';
-import { startBackgroundLoops } from './backgroundLoops.ts';
 import { parseApiConfig } from './config.ts';
-import { exitOnSignals, serve } from './http/serve.ts';
+import { runOrExit, startApiProcess } from './startApiProcess.ts';
 
 async function main(): Promise<void> {
-  const config = parseApiConfig(process.env);
-  const logger = pino({ level: config.LOG_LEVEL });
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'fooocus_process_' });
-
-  const presets = await loadPresets(config.PRESETS_DIR, { styleNames: defaultStyleCatalog() });
-  const backends = await createBackends(config, { role: 'api', logger });
-  const api = createApp({ ...backends, config, logger, registry, presets });
-  const loops = startBackgroundLoops({ ...backends, config, logger, registry });
-  const serving = await serve(api, {
-    host: config.HOST,
-    port: config.PORT,
-    logger,
-    graceMs: config.SHUTDOWN_GRACE_MS,
-    cleanup: async () => {
-      await loops.stop();
-      await backends.close();
-    },
-  });
-  exitOnSignals(serving, logger);
+  const { serving, backends, logger } = await startApiProcess({ role: 'api', config: parseApiConfig(process.env) });
   logger.info({ url: serving.url, wiring: backends.wiring }, 'fooocus-cloud API ready');
 }
 
-main().catch((err) => {
-  process.stderr.write(`fooocus-cloud API failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+runOrExit('fooocus-cloud API', main);

@@ -2,43 +2,31 @@
 // harness) and the in-process queue. Timers are shrunk (ack wait 1 s) so the redelivery
 // paths of reliability.md B1 run in seconds.
 import { randomBytes } from 'node:crypto';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '@nats-io/transport-node';
+import { describe, expect, it } from 'vitest';
 import type { DeadLetter, DispatchMessage, Dispatcher } from '../../services/core/ports.ts';
 import { createJetStreamDispatcher } from '../../services/infra/jetstream/createJetStreamDispatcher.ts';
 import { createInProcessDispatcher } from '../../services/infra/inprocess/createInProcessDispatcher.ts';
-import { startNats, type NatsHandle } from '../harness/startNats.ts';
+import { natsForSuite, noSetup, useContractBackend, type ContractBackend } from '../harness/contractBackends.ts';
+import { startNats } from '../harness/startNats.ts';
+import { sleep, waitFor } from '../harness/waitFor.ts';
 
 interface Settings {
   ackWaitMs?: number;
   maxDeliver?: number;
 }
 
-interface Backend {
-  name: string;
-  setup(): Promise<void>;
-  teardown(): Promise<void>;
-  make(settings: Settings): Promise<Dispatcher>;
-}
+const nats = natsForSuite();
 
-let nats: NatsHandle | null = null;
-let nc: NatsConnection | null = null;
-
-const backends: Backend[] = [
+const backends: ContractBackend<Dispatcher, Settings>[] = [
   {
     name: 'jetstream',
-    async setup() {
-      nats = await startNats();
-      nc = await connect({ servers: nats.url });
-    },
-    async teardown() {
-      await nc?.close();
-      await nats?.stop();
-    },
+    setup: nats.setup,
+    teardown: nats.teardown,
     async make({ ackWaitMs = 1_000, maxDeliver = 5 }) {
       const name = `T${randomBytes(4).toString('hex')}`; // a fresh stream and consumer per test
       return await createJetStreamDispatcher({
-        nc: nc!,
+        nc: nats.connection(),
         stream: name,
         subjectPrefix: `tasks.${name}`,
         durable: `workers-${name}`,
@@ -51,22 +39,12 @@ const backends: Backend[] = [
   },
   {
     name: 'in-process',
-    async setup() {},
-    async teardown() {},
+    ...noSetup,
     async make({ ackWaitMs = 1_000, maxDeliver = 5 }) {
       return createInProcessDispatcher({ ackWaitMs, maxDeliver });
     },
   },
 ];
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for condition');
-    await sleep(10);
-  }
-}
 
 interface Delivery {
   taskId: string;
@@ -76,20 +54,10 @@ interface Delivery {
 }
 
 describe.each(backends)('Dispatcher on $name', (backend) => {
-  const open: Dispatcher[] = [];
-  const make = async (settings: Settings = {}) => {
-    const d = await backend.make(settings);
-    open.push(d);
-    return d;
-  };
+  const open = useContractBackend(backend);
+  const make = (settings: Settings = {}) => open(settings);
   const record = (deliveries: Delivery[], m: DispatchMessage) =>
     deliveries.push({ taskId: m.taskId, attempt: m.attempt, deliveryCount: m.deliveryCount, at: Date.now() });
-
-  beforeAll(() => backend.setup());
-  afterAll(() => backend.teardown());
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((d) => d.close()));
-  });
 
   it('publish is deduplicated by <task_id>:<attempt>; each distinct message is delivered once and ack removes it', async () => {
     const d = await make();

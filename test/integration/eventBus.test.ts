@@ -2,39 +2,25 @@
 // in-process bus: ordered per-task delivery, replay after a sequence number (SSE resume,
 // reliability.md fault case 11) and the stop/skip control channel.
 import { randomBytes } from 'node:crypto';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EventBus } from '../../services/core/ports.ts';
 import type { ControlMessage, TaskEvent, TaskEventEnvelope } from '../../services/core/task/taskEvents.ts';
 import { createJetStreamEventBus } from '../../services/infra/jetstream/createJetStreamEventBus.ts';
 import { createInProcessEventBus } from '../../services/infra/inprocess/createInProcessEventBus.ts';
-import { startNats, type NatsHandle } from '../harness/startNats.ts';
+import { natsForSuite, noSetup, useContractBackend, type ContractBackend } from '../harness/contractBackends.ts';
+import { sleep, waitFor } from '../harness/waitFor.ts';
 
-let nats: NatsHandle | null = null;
-let nc: NatsConnection | null = null;
+const nats = natsForSuite();
 
-interface Backend {
-  name: string;
-  setup(): Promise<void>;
-  teardown(): Promise<void>;
-  make(): Promise<EventBus>;
-}
-
-const backends: Backend[] = [
+const backends: ContractBackend<EventBus>[] = [
   {
     name: 'jetstream',
-    async setup() {
-      nats = await startNats();
-      nc = await connect({ servers: nats.url });
-    },
-    async teardown() {
-      await nc?.close();
-      await nats?.stop();
-    },
+    setup: nats.setup,
+    teardown: nats.teardown,
     async make() {
       const name = `E${randomBytes(4).toString('hex')}`;
       return await createJetStreamEventBus({
-        nc: nc!,
+        nc: nats.connection(),
         stream: name,
         subjectPrefix: `events.${name}`,
         controlSubject: `control.${name}`,
@@ -42,32 +28,14 @@ const backends: Backend[] = [
       });
     },
   },
-  { name: 'in-process', setup: async () => {}, teardown: async () => {}, make: async () => createInProcessEventBus() },
+  { name: 'in-process', ...noSetup, make: async () => createInProcessEventBus() },
 ];
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for condition');
-    await sleep(5);
-  }
-}
 const progress = (step: number): TaskEvent => ({ type: 'progress', step, total: 4, percent: step * 25, message: `Sampling step ${step}/4` });
 const newTask = () => randomBytes(16).toString('hex');
 
 describe.each(backends)('EventBus on $name', (backend) => {
-  const open: EventBus[] = [];
-  const make = async () => {
-    const bus = await backend.make();
-    open.push(bus);
-    return bus;
-  };
-  beforeAll(() => backend.setup());
-  afterAll(() => backend.teardown());
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((b) => b.close()));
-  });
+  const make = useContractBackend(backend);
 
   it('a subscriber receives its task’s events in emit order with increasing seq, and no other task’s', async () => {
     const bus = await make();

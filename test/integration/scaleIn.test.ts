@@ -23,10 +23,8 @@ import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { storageEnvSchema } from '../../services/config/storageConfig.ts';
-import { parseCommonRequest } from '../../services/core/request/commonRequest.ts';
-import { normaliseRequest } from '../../services/core/request/normaliseRequest.ts';
 import type { TaskEventEnvelope } from '../../services/core/task/taskEvents.ts';
-import type { JsonObject, Task } from '../../services/core/task/taskRecord.ts';
+import type { Task } from '../../services/core/task/taskRecord.ts';
 import type { TaskStatus } from '../../services/core/task/taskStatus.ts';
 import { createBackends, type Backends } from '../../services/wiring/createBackends.ts';
 import { CHECKPOINT_NAME, prepareModelsDir } from '../e2e/apiService.ts';
@@ -34,6 +32,7 @@ import { freePort } from '../harness/freePort.ts';
 import { startNats, type NatsHandle } from '../harness/startNats.ts';
 import { startPostgres, type PostgresHandle } from '../harness/startPostgres.ts';
 import { startS3, type S3Handle } from '../harness/startS3.ts';
+import { submitTask } from './support/submitTask.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const ACK_WAIT_MS = 5_000;
@@ -51,7 +50,6 @@ const TEST_TIMEOUT_MS = 240_000;
 const LONG_STEPS = 40;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const newId = () => randomBytes(16).toString('hex');
 
 // ---- child processes ----------------------------------------------------------------------
 
@@ -216,26 +214,8 @@ describe('graceful scale-in (real worker and API processes, Postgres + JetStream
   }
 
   /** The API's half of the path: a FooocusAPI body normalised, task + outbox in one commit, relayed. */
-  async function submit(steps: number, seed: number): Promise<string> {
-    const job = normaliseRequest(
-      parseCommonRequest({
-        prompt: 'a red fox in the snow',
-        base_model_name: CHECKPOINT_NAME,
-        overwrite_width: 128,
-        overwrite_height: 128,
-        overwrite_step: steps,
-        loras: [],
-        style_selections: [],
-        image_seed: seed,
-      }),
-    );
-    const id = newId();
-    await backends.store.create({ id, reqParams: JSON.parse(JSON.stringify(job)) as JsonObject });
-    const entries = await backends.store.takeOutbox(100);
-    for (const e of entries) await backends.dispatcher.publish(e.taskId, e.attempt);
-    await backends.store.markOutboxSent(entries.map((e) => e.id));
-    return id;
-  }
+  const submit = (steps: number, seed: number) =>
+    submitTask(backends, { base_model_name: CHECKPOINT_NAME, overwrite_step: steps, image_seed: seed });
 
   const getTask = async (id: string): Promise<Task> => {
     const task = await backends.store.get(id);

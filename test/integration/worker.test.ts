@@ -14,10 +14,8 @@ import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { storageEnvSchema, type StorageEnv } from '../../services/config/storageConfig.ts';
 import type { BlobStore, TaskStore } from '../../services/core/ports.ts';
-import { parseCommonRequest } from '../../services/core/request/commonRequest.ts';
-import { normaliseRequest } from '../../services/core/request/normaliseRequest.ts';
 import type { TaskEvent, TaskEventEnvelope } from '../../services/core/task/taskEvents.ts';
-import type { JsonObject, Task, TaskOutput } from '../../services/core/task/taskRecord.ts';
+import type { Task, TaskOutput } from '../../services/core/task/taskRecord.ts';
 import type { TaskStatus } from '../../services/core/task/taskStatus.ts';
 import { EngineHost } from '../../services/engine/engineHost.ts';
 import { createBackends, type Backends } from '../../services/wiring/createBackends.ts';
@@ -26,6 +24,7 @@ import { runWorker, type WorkerHandle } from '../../services/worker/runWorker.ts
 import { startNats, type NatsHandle } from '../harness/startNats.ts';
 import { startPostgres, type PostgresHandle } from '../harness/startPostgres.ts';
 import { startS3, type S3Handle } from '../harness/startS3.ts';
+import { newTaskId, relayPendingOutbox, submitTask } from './support/submitTask.ts';
 
 const TINY_CHECKPOINT = '/work/shared/golden/tiny-sdxl.safetensors';
 const CHECKPOINT_NAME = 'tiny-sdxl.safetensors';
@@ -34,7 +33,6 @@ const MAX_DELIVERIES = 2;
 
 const logger = pino({ level: process.env.WORKER_TEST_LOG ?? 'silent' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const newId = () => randomBytes(16).toString('hex');
 
 async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -169,31 +167,8 @@ describe.each(wirings)('worker on $name', (wiring) => {
   }
 
   /** The API's half of the path: normalise a FooocusAPI body, insert task + outbox, relay. */
-  async function submit(body: Record<string, unknown>): Promise<string> {
-    const job = normaliseRequest(
-      parseCommonRequest({
-        prompt: 'a red fox in the snow',
-        base_model_name: CHECKPOINT_NAME,
-        overwrite_width: 128,
-        overwrite_height: 128,
-        overwrite_step: 3,
-        loras: [],
-        style_selections: [],
-        image_seed: 42,
-        ...body,
-      }),
-    );
-    const id = newId();
-    await backends.store.create({ id, reqParams: JSON.parse(JSON.stringify(job)) as JsonObject });
-    await relayOutbox();
-    return id;
-  }
-
-  async function relayOutbox(): Promise<void> {
-    const entries = await backends.store.takeOutbox(100);
-    for (const e of entries) await backends.dispatcher.publish(e.taskId, e.attempt);
-    await backends.store.markOutboxSent(entries.map((e) => e.id));
-  }
+  const submit = (body: Record<string, unknown>, id?: string) => submitTask(backends, { base_model_name: CHECKPOINT_NAME, ...body }, id);
+  const relayOutbox = () => relayPendingOutbox(backends);
 
   const waitForStatus = (id: string, statuses: TaskStatus[], timeoutMs?: number) =>
     waitFor(`task ${id} to be ${statuses.join('|')}`, async () => {
@@ -328,18 +303,14 @@ describe.each(wirings)('worker on $name', (wiring) => {
     await open();
     await startWorker('worker-a');
     let sent = false;
-    const id = newId(); // watch before dispatch so no event is missed
-    const job = normaliseRequest(
-      parseCommonRequest({ prompt: 'a fox', base_model_name: CHECKPOINT_NAME, overwrite_width: 128, overwrite_height: 128, overwrite_step: 8, loras: [], style_selections: [], image_seed: 7, image_number: 3 }),
-    );
+    const id = newTaskId(); // watch before dispatch so no event is missed
     const watcher = await watch(id, (event) => {
       if (!sent && samplingImage(event, 2)) {
         sent = true;
         void backends.events.control(null, 'stop'); // FooocusAPI: "the running task"
       }
     });
-    await backends.store.create({ id, reqParams: JSON.parse(JSON.stringify(job)) as JsonObject });
-    await relayOutbox();
+    await submit({ prompt: 'a fox', overwrite_step: 8, image_seed: 7, image_number: 3 }, id);
 
     const task = await waitForStatus(id, ['stopped', 'finished', 'failed']);
     await watcher.unsubscribe();
@@ -355,18 +326,14 @@ describe.each(wirings)('worker on $name', (wiring) => {
     await open();
     await startWorker('worker-a');
     let sent = false;
-    const id = newId();
-    const job = normaliseRequest(
-      parseCommonRequest({ prompt: 'a fox', base_model_name: CHECKPOINT_NAME, overwrite_width: 128, overwrite_height: 128, overwrite_step: 8, loras: [], style_selections: [], image_seed: 7, image_number: 2 }),
-    );
+    const id = newTaskId();
     const watcher = await watch(id, (event) => {
       if (!sent && samplingImage(event, 1)) {
         sent = true;
         void backends.events.control(id, 'skip');
       }
     });
-    await backends.store.create({ id, reqParams: JSON.parse(JSON.stringify(job)) as JsonObject });
-    await relayOutbox();
+    await submit({ prompt: 'a fox', overwrite_step: 8, image_seed: 7, image_number: 2 }, id);
 
     const task = await waitForStatus(id, ['stopped', 'finished', 'failed']);
     await watcher.unsubscribe();
@@ -378,15 +345,11 @@ describe.each(wirings)('worker on $name', (wiring) => {
     await open();
     const workerA = await startWorker('worker-a');
     let stopping: Promise<void> | null = null;
-    const id = newId();
-    const job = normaliseRequest(
-      parseCommonRequest({ prompt: 'a fox', base_model_name: CHECKPOINT_NAME, overwrite_width: 128, overwrite_height: 128, overwrite_step: 6, loras: [], style_selections: [], image_seed: 3, image_number: 2 }),
-    );
+    const id = newTaskId();
     const watcher = await watch(id, (event) => {
       if (!stopping && samplingImage(event, 1)) stopping = workerA.stop({ graceMs: 0 });
     });
-    await backends.store.create({ id, reqParams: JSON.parse(JSON.stringify(job)) as JsonObject });
-    await relayOutbox();
+    await submit({ prompt: 'a fox', overwrite_step: 6, image_seed: 3, image_number: 2 }, id);
 
     await waitFor('worker A to start stopping', async () => stopping !== null);
     await stopping;

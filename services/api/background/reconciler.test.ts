@@ -1,59 +1,28 @@
 // The reconciler on both wirings, with the real store and dispatcher and shrunk timers
 // (reliability.md B2: republish queued tasks the queue lost; B3/B5: requeue tasks whose
 // worker stopped heartbeating; B7: fail them after maxAttempts).
-import { Registry } from 'prom-client';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Dispatcher, DispatchSubscription } from '../../core/ports.ts';
+import { describe, expect, it } from 'vitest';
+import type { Dispatcher } from '../../core/ports.ts';
 import { relayOutboxOnce } from './outboxRelay.ts';
 import { startReconciler, type ReconcilerOptions } from './reconciler.ts';
-import { newTaskId, sleep, waitFor, wirings } from './testWirings.ts';
-
-interface Seen {
-  taskId: string;
-  attempt: number;
-}
+import { newTaskId, sleep, useLoopTestWiring, waitFor, wirings } from './testWirings.ts';
 
 describe.each(wirings())('reconciler on $name', (wiring) => {
-  const subs: DispatchSubscription[] = [];
-  const stops: (() => Promise<void>)[] = [];
-  let registry: Registry;
-
-  beforeAll(() => wiring.setup());
-  afterAll(() => wiring.teardown());
-  beforeEach(async () => {
-    await wiring.reset();
-    registry = new Registry();
-  });
-  afterEach(async () => {
-    await Promise.all(stops.splice(0).map((s) => s()));
-    await Promise.all(subs.splice(0).map((s) => s.stop()));
-  });
-
-  /** A consumer that acks without claiming: the message is gone, the task stays queued (a lost dispatch). */
-  function consumeAll(dispatcher: Dispatcher): Seen[] {
-    const seen: Seen[] = [];
-    subs.push(
-      dispatcher.consume(async (m) => {
-        seen.push({ taskId: m.taskId, attempt: m.attempt });
-        await m.ack();
-      }),
-    );
-    return seen;
-  }
+  const ctx = useLoopTestWiring(wiring);
 
   const reconciler = (dispatcher: Dispatcher, options: Partial<ReconcilerOptions> = {}) => {
-    const r = startReconciler({ store: wiring.store(), dispatcher, heartbeatTimeoutMs: 300, queuedOlderThanMs: 300, intervalMs: 60_000, registry, ...options });
-    stops.push(r.stop);
+    const r = startReconciler({ store: wiring.store(), dispatcher, heartbeatTimeoutMs: 300, queuedOlderThanMs: 300, intervalMs: 60_000, registry: ctx.registry, ...options });
+    ctx.stopAfterTest(r.stop);
     return r;
   };
 
   it('redispatches a queued task whose message was lost, once it is older than the threshold', async () => {
     // A short dedup window stands in for "the stream lost the message after its window".
     const dispatcher = await wiring.dispatcher({ duplicateWindowMs: 200 });
-    const seen = consumeAll(dispatcher);
+    const seen = ctx.consumeAll(dispatcher);
     const id = newTaskId();
     await wiring.store().create({ id, reqParams: {} });
-    await relayOutboxOnce({ store: wiring.store(), dispatcher, registry });
+    await relayOutboxOnce({ store: wiring.store(), dispatcher, registry: ctx.registry });
     await waitFor(() => seen.length === 1);
 
     const r = reconciler(dispatcher);
@@ -72,7 +41,7 @@ describe.each(wirings())('reconciler on $name', (wiring) => {
 
   it('requeues a running task whose heartbeat went stale and dispatches its current attempt', async () => {
     const dispatcher = await wiring.dispatcher();
-    const seen = consumeAll(dispatcher);
+    const seen = ctx.consumeAll(dispatcher);
     const store = wiring.store();
     const stale = newTaskId();
     const live = newTaskId();
@@ -80,7 +49,7 @@ describe.each(wirings())('reconciler on $name', (wiring) => {
       await store.create({ id, reqParams: {} });
       expect((await store.claim(id, 'worker-1')).claimed).toBe(true);
     }
-    await relayOutboxOnce({ store, dispatcher, registry });
+    await relayOutboxOnce({ store, dispatcher, registry: ctx.registry });
     await waitFor(() => seen.length === 2);
 
     const r = reconciler(dispatcher);
@@ -95,7 +64,7 @@ describe.each(wirings())('reconciler on $name', (wiring) => {
     // The next claim fences the dead worker out.
     expect(await store.claim(stale, 'worker-2')).toMatchObject({ claimed: true, task: { attempt: 2 } });
     expect(await store.heartbeat(stale, 1)).toBe(false);
-    const actions = (await registry.getSingleMetric('fooocus_reconciler_tasks_total')!.get()).values;
+    const actions = (await ctx.registry.getSingleMetric('fooocus_reconciler_tasks_total')!.get()).values;
     expect(actions.find((v) => v.labels.action === 'requeued')?.value).toBe(1);
   });
 
@@ -118,8 +87,8 @@ describe.each(wirings())('reconciler on $name', (wiring) => {
     reconciler(dispatcher, { intervalMs: 50 });
     await waitFor(async () => (await wiring.store().get(id))?.status === 'queued');
     // Two messages wait (nobody consumes here): `<id>:0` from create and `<id>:1` from the requeue.
-    await waitFor(async () => (await registry.metrics()).includes('fooocus_queue_depth{state="waiting"} 2'));
+    await waitFor(async () => (await ctx.registry.metrics()).includes('fooocus_queue_depth{state="waiting"} 2'));
     expect(await dispatcher.stats()).toEqual({ waiting: 2, inFlight: 0 });
-    expect(await registry.metrics()).toContain('fooocus_queue_depth{state="in_flight"} 0');
+    expect(await ctx.registry.metrics()).toContain('fooocus_queue_depth{state="in_flight"} 0');
   });
 });

@@ -4,7 +4,9 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { sql } from 'kysely';
-import type { Dispatcher } from '../../core/ports.ts';
+import { Registry } from 'prom-client';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import type { Dispatcher, DispatchSubscription } from '../../core/ports.ts';
 import { createInProcessDispatcher } from '../../infra/inprocess/createInProcessDispatcher.ts';
 import { createJetStreamDispatcher } from '../../infra/jetstream/createJetStreamDispatcher.ts';
 import { connectPglite } from '../../infra/postgres/connectPglite.ts';
@@ -120,6 +122,62 @@ export function pgliteInProcessWiring(): Wiring {
 }
 
 export const wirings = (): Wiring[] => [postgresJetStreamWiring(), pgliteInProcessWiring()];
+
+/** A delivery a test consumer saw. */
+export interface SeenDispatch {
+  taskId: string;
+  attempt: number;
+}
+
+export interface LoopTestContext {
+  /** A fresh metrics registry per test. */
+  readonly registry: Registry;
+  /** Records every delivery the dispatcher makes and acks it at once (without claiming the task). */
+  consumeAll(dispatcher: Dispatcher): SeenDispatch[];
+  /** Runs `stop` (a loop's) after the test, before the consumers stop. */
+  stopAfterTest(stop: () => Promise<void>): void;
+}
+
+/**
+ * Registers, inside a `describe`, the hooks the dispatch-loop tests (outbox relay,
+ * reconciler) share: the wiring's servers for the suite, empty tables and a fresh registry
+ * per test, and the test's loops then consumers stopped after it.
+ */
+export function useLoopTestWiring(wiring: Wiring): LoopTestContext {
+  const subs: DispatchSubscription[] = [];
+  const stops: (() => Promise<void>)[] = [];
+  let registry = new Registry();
+
+  beforeAll(() => wiring.setup());
+  afterAll(() => wiring.teardown());
+  beforeEach(async () => {
+    await wiring.reset();
+    registry = new Registry();
+  });
+  afterEach(async () => {
+    await Promise.all(stops.splice(0).map((s) => s()));
+    await Promise.all(subs.splice(0).map((s) => s.stop()));
+  });
+
+  return {
+    get registry() {
+      return registry;
+    },
+    consumeAll(dispatcher) {
+      const seen: SeenDispatch[] = [];
+      subs.push(
+        dispatcher.consume(async (m) => {
+          seen.push({ taskId: m.taskId, attempt: m.attempt });
+          await m.ack();
+        }),
+      );
+      return seen;
+    },
+    stopAfterTest(stop) {
+      stops.push(stop);
+    },
+  };
+}
 
 export const newTaskId = (): string => randomBytes(16).toString('hex');
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

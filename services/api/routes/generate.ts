@@ -42,9 +42,8 @@ import type { RouteGroup } from '../http/routeTable.ts';
 import { watchTask } from '../http/watchTask.ts';
 import { asyncAck, recordJson, taskRow } from '../responses/fooocusRecord.ts';
 import { contentTypeOf, convertImage, parseImageAccept, type ImageExt } from '../responses/imageConversion.ts';
-import { pythonJsonDumps } from '../responses/pythonJson.ts';
 import { requestFingerprint, storedJobOf, toStoredReqParams } from '../responses/storedJob.ts';
-import { finalEventFromTask, streamEventFor } from '../responses/streamEvent.ts';
+import { streamTaskEvents } from '../responses/streamTaskEvents.ts';
 
 export type ResponseMode = 'binary' | 'stream' | 'async' | 'sync';
 
@@ -224,25 +223,13 @@ async function answerStream(
   options: { publicBaseUrl: string; fooocusFailures: boolean },
 ) {
   const stream = ctx.sse.open(req, res, { 'X-Task-Id': task.id });
-  const watch = watchTask(ctx, task.id, {
+  await streamTaskEvents(ctx, stream, task.id, {
     afterSeq: 0,
-    recheckMs: ctx.config.SYNC_RECHECK_MS,
-    onEvent: async (envelope) => {
-      const event = await streamEventFor(envelope.event, options);
-      if (event && !stream.closed) stream.send(pythonJsonDumps(event), envelope.seq);
+    format: options,
+    onWatchError: (err) => {
+      if (!stream.closed) ctx.logger.warn({ err, taskId: task.id }, 'task stream ended without a terminal event');
     },
   });
-  stream.onClose(() => void watch.stop());
-  try {
-    const outcome = await watch.done;
-    // The terminal event was already streamed by onEvent; a task that ended before we
-    // subscribed (events aged out) gets its last event rebuilt from the row.
-    if (!outcome.terminal && !stream.closed) stream.send(pythonJsonDumps(finalEventFromTask(outcome.task, options)));
-  } catch (err) {
-    if (!stream.closed) ctx.logger.warn({ err, taskId: task.id }, 'task stream ended without a terminal event');
-  } finally {
-    stream.end();
-  }
 }
 
 export function newTaskId(): string {

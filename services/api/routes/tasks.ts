@@ -29,10 +29,8 @@ import type { Task } from '../../core/task/taskRecord.ts';
 import { isTerminal, statusesForFooocusQuery, TaskStatus } from '../../core/task/taskStatus.ts';
 import type { ApiContext } from '../http/apiContext.ts';
 import type { RouteGroup } from '../http/routeTable.ts';
-import { watchTask } from '../http/watchTask.ts';
 import { currentRecord, recordFor, recordJson, taskRow } from '../responses/fooocusRecord.ts';
-import { pythonJsonDumps } from '../responses/pythonJson.ts';
-import { finalEventFromTask, streamEventFor } from '../responses/streamEvent.ts';
+import { streamTaskEvents } from '../responses/streamTaskEvents.ts';
 import { singleQuery } from './control.ts';
 
 export function tasksRoutes(ctx: ApiContext): RouteGroup {
@@ -107,23 +105,11 @@ export function tasksRoutes(ctx: ApiContext): RouteGroup {
       }
     }
     const stream = ctx.sse.open(req, res, { 'X-Task-Id': taskId }, { eventIds: true });
-    const watch = watchTask(ctx, taskId, {
+    await streamTaskEvents(ctx, stream, taskId, {
       afterSeq: lastId,
-      recheckMs: ctx.config.SYNC_RECHECK_MS,
-      onEvent: async (envelope) => {
-        const event = await streamEventFor(envelope.event, options);
-        if (event && !stream.closed) stream.send(pythonJsonDumps(event), envelope.seq);
-      },
+      format: options,
+      onWatchError: (err) => ctx.logger.debug({ err, taskId }, 'event stream ended without a terminal event'),
     });
-    stream.onClose(() => void watch.stop());
-    try {
-      const outcome = await watch.done;
-      if (!outcome.terminal && !stream.closed) stream.send(pythonJsonDumps(finalEventFromTask(outcome.task, options)));
-    } catch (err) {
-      ctx.logger.debug({ err, taskId }, 'event stream ended without a terminal event');
-    } finally {
-      stream.end();
-    }
   }
 
   return {

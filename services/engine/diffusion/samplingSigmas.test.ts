@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compareArrays } from '../golden/compare.ts';
 import { modelSamplingKind } from '../golden/samplerReplay.ts';
-import { SAMPLER_FOR_VARIANT } from '../golden/schedulerSigmaCases.ts';
+import { SAMPLER_FOR_VARIANT, type SchedulerSigmaItem } from '../golden/schedulerSigmaCases.ts';
 import { EngineInputError } from '../io/engineErrors.ts';
 import { openSafetensors } from '../io/safetensors.ts';
 import {
@@ -14,23 +14,9 @@ import {
 } from './samplingSigmas.ts';
 import { goldenDir } from './samplers/testSupport/goldenData.ts';
 
-interface ScheduleItem {
-  key: string;
-  scheduler: string;
-  steps: number;
-  denoise: number;
-  variant: 'plain' | 'discard_penultimate' | 'calculate_sigmas_only';
-  scheduler_used?: string;
-  scheduler_requested_by_fooocus?: string;
-  model_sampling?: string;
-  values: number[];
-  timesteps?: number[];
-  timestep_ties?: { index: number; t: number; t_other: number }[];
-}
-
 const items = (
   JSON.parse(readFileSync(path.join(goldenDir, 'cases.json'), 'utf8')) as {
-    cases: { scheduler_sigmas: { items: ScheduleItem[] } };
+    cases: { scheduler_sigmas: { items: SchedulerSigmaItem[] } };
   }
 ).cases.scheduler_sigmas.items;
 const file = openSafetensors(path.join(goldenDir, 'cases/scheduler_sigmas.safetensors'));

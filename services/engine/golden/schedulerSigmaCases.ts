@@ -25,7 +25,8 @@ import type { CaseRunner } from './caseRunner.ts';
 import type { Tolerance } from './compare.ts';
 import { modelSamplingKind } from './samplerReplay.ts';
 
-interface SchedulerSigmaItem {
+/** One `scheduler_sigmas` item of cases.json. */
+export interface SchedulerSigmaItem {
   key: string;
   scheduler: string;
   steps: number;

@@ -19,12 +19,20 @@ const u32Scratch = new Uint32Array(f32Scratch.buffer);
 /** float32 → IEEE half bits, round to nearest even. */
 export function floatToHalf(v: number): number {
   f32Scratch[0] = v;
-  const x = u32Scratch[0];
+  return halfBitsOfFloat32Bits(u32Scratch[0]);
+}
+
+/**
+ * IEEE half bits of the float32 whose bit pattern is `x`, round to nearest even
+ * (overflow → ±inf, NaN kept). Whole-array conversions call this over a Uint32
+ * view of their float32 values (lora/float16Arrays.ts).
+ */
+export function halfBitsOfFloat32Bits(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
   if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
+  const e = exp - 127 + 15;
   if (e >= 31) return sign | 0x7c00;
   if (e <= 0) {
     if (e < -10) return sign;

@@ -12,13 +12,15 @@
  * checkpoint file, so weights are normally never read by JS at all.
  * Every malformed file ends in a CheckpointError naming file and reason.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync } from 'node:fs';
 import { CheckpointError } from './engineErrors.ts';
 import { halfToFloat } from './half.ts';
+import { openCheckpointFile, readFully } from './positionalReads.ts';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
-const DTYPE_BYTES: Record<SafetensorsDtype, number> = {
+/** Bytes per element of each dtype (shared by the torch reader and the writer). */
+export const DTYPE_BYTES: Record<SafetensorsDtype, number> = {
   F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
 };
 
@@ -60,12 +62,7 @@ export class SafetensorsFile {
   }
 
   static open(path: string): SafetensorsFile {
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (e) {
-      throw new CheckpointError(path, 'not_found', (e as Error).message, { cause: e });
-    }
+    const fd = openCheckpointFile(path);
     try {
       const size = fstatSync(fd).size;
       if (size < 8) throw new CheckpointError(path, 'truncated', `file is ${size} bytes, shorter than the 8-byte header length`);
@@ -125,7 +122,7 @@ export class SafetensorsFile {
   tensor(name: string): LoadedTensor {
     const t = this.info(name);
     const b = this.bytes(name);
-    return { name, dtype: t.dtype, shape: t.shape, data: typedView(t.dtype, b) };
+    return { name, dtype: t.dtype, shape: t.shape, data: tensorDataView(t.dtype, b) };
   }
 
   /** Values as float32 whatever the stored float type (F16/BF16 upcast exactly). */
@@ -178,21 +175,12 @@ function parseEntry(path: string, name: string, raw: unknown, dataStart: number,
   return { name, dtype, shape: shape as number[], offset, byteLength };
 }
 
-function readFully(fd: number, buf: Buffer, position: number, path: string): void {
-  let done = 0;
-  while (done < buf.length) {
-    // Chunked so a single read never exceeds the 2 GB syscall limit.
-    const want = Math.min(buf.length - done, 1 << 30);
-    const n = readSync(fd, buf, done, want, position + done);
-    if (n === 0) throw new CheckpointError(path, 'truncated', `unexpected end of file at byte ${position + done}`);
-    done += n;
-  }
-}
-
-function typedView(dtype: SafetensorsDtype, b: Buffer): TensorData {
-  // Buffer.allocUnsafe may hand out a pooled, unaligned slice; copy in that case only.
+/** A typed view of little-endian tensor bytes (F16/BF16 as raw Uint16Array bits). */
+export function tensorDataView(dtype: SafetensorsDtype, b: Uint8Array): TensorData {
+  // Buffer.allocUnsafe may hand out a pooled slice, and zip entries may start
+  // at any offset of their buffer; typed views need alignment, so copy then only.
   const bytes = DTYPE_BYTES[dtype];
-  const aligned = b.byteOffset % bytes === 0 ? b : Buffer.from(b);
+  const aligned = b.byteOffset % bytes === 0 ? b : new Uint8Array(b);
   const ab = aligned.buffer;
   const off = aligned.byteOffset;
   const n = aligned.byteLength / bytes;

@@ -31,15 +31,14 @@
  * into a contiguous copy on first access; a view that reaches outside its
  * storage is refused.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readFileSync, readSync } from 'node:fs';
 import { CheckpointError } from './engineErrors.ts';
 import { describe, isTuple, PickleDict, PickleGlobal, unpickle, UnsafePickleError, type PickleObject, type PickleValue } from './pickleMachine.ts';
-import { toFloat32, type SafetensorsDtype, type TensorData } from './safetensors.ts';
+import { openCheckpointFile } from './positionalReads.ts';
+import { DTYPE_BYTES, tensorDataView, toFloat32, type SafetensorsDtype, type TensorData } from './safetensors.ts';
 import { looksLikeZip, ZipArchive } from './zipReader.ts';
 
 export { UnsafePickleError, PickleDict, isTuple, type PickleValue } from './pickleMachine.ts';
-
-export const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
 /** torch legacy storage class → element type. */
 const STORAGE_DTYPES: Record<string, SafetensorsDtype> = {
@@ -149,7 +148,7 @@ export class TorchTensor implements PickleObject {
 
   /** Typed values (F16/BF16 as raw Uint16 bits, as safetensors.ts does). */
   typed(): TensorData {
-    return typedArray(this.dtype, this.data);
+    return tensorDataView(this.dtype, this.data);
   }
 
   /** Values as float32 whatever the element type. */
@@ -445,32 +444,10 @@ function gather(src: Uint8Array, es: number, offset: number, shape: readonly num
   return out;
 }
 
-function typedArray(dtype: SafetensorsDtype, b: Uint8Array): TensorData {
-  const es = DTYPE_BYTES[dtype];
-  // Zip entries may start at any offset of their buffer; typed views need alignment.
-  const a = b.byteOffset % es === 0 ? b : new Uint8Array(b); // copy (Buffer#slice would not)
-  const n = a.byteLength / es;
-  switch (dtype) {
-    case 'F32': return new Float32Array(a.buffer, a.byteOffset, n);
-    case 'F64': return new Float64Array(a.buffer, a.byteOffset, n);
-    case 'F16': case 'BF16': return new Uint16Array(a.buffer, a.byteOffset, n);
-    case 'I64': return new BigInt64Array(a.buffer, a.byteOffset, n);
-    case 'I32': return new Int32Array(a.buffer, a.byteOffset, n);
-    case 'I16': return new Int16Array(a.buffer, a.byteOffset, n);
-    case 'I8': return new Int8Array(a.buffer, a.byteOffset, n);
-    case 'U8': case 'BOOL': return new Uint8Array(a.buffer, a.byteOffset, n);
-  }
-}
-
 // ---------------------------------------------------------------- sniffing
 
 function readHead(path: string, n: number): Uint8Array {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw new CheckpointError(path, 'not_found', (e as Error).message, { cause: e });
-  }
+  const fd = openCheckpointFile(path);
   try {
     const size = fstatSync(fd).size;
     const buf = Buffer.alloc(Math.min(n, size));

@@ -15,10 +15,11 @@
  * `zlib.crc32` (20.15+), so a corrupted storage is refused rather than
  * turned into silent garbage weights.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync } from 'node:fs';
 import { constants as bufferConstants } from 'node:buffer';
 import * as zlib from 'node:zlib';
 import { CheckpointError } from './engineErrors.ts';
+import { openCheckpointFile, readFully } from './positionalReads.ts';
 
 export interface ZipEntry {
   name: string;
@@ -57,12 +58,7 @@ export class ZipArchive {
   }
 
   static open(path: string): ZipArchive {
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (e) {
-      throw new CheckpointError(path, 'not_found', (e as Error).message, { cause: e });
-    }
+    const fd = openCheckpointFile(path);
     try {
       const size = fstatSync(fd).size;
       return new ZipArchive(path, fd, size, readCentralDirectory(path, fd, size));
@@ -219,13 +215,4 @@ function readCentralDirectory(path: string, fd: number, size: number): Map<strin
 function safeNumber(v: bigint, path: string, what: string): number {
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new CheckpointError(path, 'bad_header', `${what} ${v} is not plausible`);
   return Number(v);
-}
-
-function readFully(fd: number, buf: Buffer, position: number, path: string): void {
-  let done = 0;
-  while (done < buf.length) {
-    const n = readSync(fd, buf, done, Math.min(buf.length - done, 1 << 30), position + done);
-    if (n === 0) throw new CheckpointError(path, 'truncated', `unexpected end of file at byte ${position + done}`);
-    done += n;
-  }
 }

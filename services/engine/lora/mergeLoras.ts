@@ -38,11 +38,12 @@
  * patched weights and writing the shard, one tensor in memory at a time.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EngineInputError } from '../io/engineErrors.ts';
 import type { SafetensorsDtype, SafetensorsFile } from '../io/safetensors.ts';
 import { openSafetensors } from '../io/safetensors.ts';
+import { writeSafetensorsFileAsync, type TensorToWriteAsync } from '../io/safetensorsWriter.ts';
 import { cachedFileSha256 } from '../runtime/contentHash.ts';
 import { float32ToHalfBits, tensorFloat32 } from './float16Arrays.ts';
 import { addPatchDelta, addScaledProduct, deltaShapeError, loraFactors, stackFactors, type LoraTensor, type LowRankFactors } from './loraDelta.ts';
@@ -275,65 +276,19 @@ export async function mergeLoras(opts: MergeLorasOptions): Promise<LoraMergeRepo
       seconds: 0,
     };
     const updater = opts.updater ?? (plan.size > 0 ? (ownUpdater = await createLowRankUpdater()) : undefined);
-    const tensors: ShardTensor[] = [...plan.keys()].sort().map((key) => {
+    const tensors: TensorToWriteAsync[] = [...plan.keys()].sort().map((key) => {
       const info = opts.checkpoint.info(key);
       const dtype = shardDtype(info.dtype, opts.precision);
       return { name: key, dtype, shape: info.shape, bytes: async () => encode(await mergedTensor(opts.checkpoint, key, plan.get(key)!, updater), dtype) };
     });
     // The report is written before the tensors are merged: it is complete already, except for the time.
-    await writeShard(opts.outPath, tensors, { [REPORT_METADATA_KEY]: JSON.stringify(report) });
+    await writeSafetensorsFileAsync(opts.outPath, tensors, { [REPORT_METADATA_KEY]: JSON.stringify(report) });
     report.seconds = (performance.now() - started) / 1000;
     return report;
   } finally {
     for (const f of open) f.close();
     await ownUpdater?.release();
   }
-}
-
-interface ShardTensor {
-  name: string;
-  dtype: SafetensorsDtype;
-  shape: number[];
-  /** The tensor's little-endian bytes, produced when its turn to be written comes (one merged tensor in memory at a time). */
-  bytes: () => Promise<Uint8Array>;
-}
-
-const DTYPE_BYTES: Partial<Record<SafetensorsDtype, number>> = { F32: 4, F16: 2, BF16: 2 };
-
-/**
- * The safetensors layout of io/safetensorsWriter.ts (header padded to 8
- * bytes, tensors in order, temp file renamed into place) with tensors
- * produced asynchronously: merging awaits the GEMM session.
- */
-async function writeShard(path: string, tensors: ShardTensor[], metadata: Record<string, string>): Promise<void> {
-  const header: Record<string, unknown> = { __metadata__: metadata };
-  let offset = 0;
-  for (const t of tensors) {
-    const length = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype]!;
-    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + length] };
-    offset += length;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-    writeSync(fd, len);
-    writeSync(fd, Buffer.from(json));
-    for (const t of tensors) {
-      const data = await t.bytes();
-      let done = 0;
-      while (done < data.byteLength) done += writeSync(fd, data, done, Math.min(data.byteLength - done, 1 << 30));
-    }
-    closeSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  renameSync(tmp, path);
 }
 
 /**

@@ -26,6 +26,7 @@ import { inspectCheckpoint, type CheckpointInspection } from '../io/inspectCheck
 import { cachedFileSha256 } from './contentHash.ts';
 import { ensureGraph, graphDir } from './graphCache.ts';
 import { createSession, runFloat, type SessionOptions } from './onnxSession.ts';
+import { SessionCache } from './sessionCache.ts';
 import { buildLoraKeyMap, type LoraGraph } from '../lora/loraKeyMap.ts';
 import type { LoraRequest, LoraShard, ShardPrecision } from '../lora/mergeLoras.ts';
 import { LoraVariants } from '../lora/loraVariants.ts';
@@ -66,7 +67,7 @@ export interface FloatTensor {
 const ALWAYS_FP32: ReadonlySet<GraphName> = new Set(['vae_decoder', 'vae_encoder']);
 
 export class LoadedCheckpoint {
-  private sessions = new Map<GraphName, Promise<ort.InferenceSession>>();
+  private sessions = new SessionCache<GraphName>();
   /** Graphs this object built (not found in the cache); for tests and logs. */
   readonly builtGraphs: GraphName[] = [];
   clipL?: ClipConfig;
@@ -175,9 +176,7 @@ export class LoadedCheckpoint {
 
   async close(): Promise<void> {
     await this.loraVariants?.close();
-    const all = await Promise.allSettled([...this.sessions.values()]);
-    for (const s of all) if (s.status === 'fulfilled') await s.value.release();
-    this.sessions.clear();
+    await this.sessions.releaseAll();
     // A variant shares the checkpoint's file and owns only its shard.
     if (this.parent) this.shardFile?.close();
     else this.file.close();
@@ -185,14 +184,7 @@ export class LoadedCheckpoint {
 
   session(graph: GraphName): Promise<ort.InferenceSession> {
     if (this.parent && !this.patches(graph)) return this.parent.session(graph);
-    let s = this.sessions.get(graph);
-    if (!s) {
-      s = this.openSession(graph);
-      this.sessions.set(graph, s);
-      // A failed open must not poison the cache for the next job.
-      s.catch(() => this.sessions.delete(graph));
-    }
-    return s;
+    return this.sessions.get(graph, (g) => this.openSession(g));
   }
 
   private async openSession(graph: GraphName): Promise<ort.InferenceSession> {

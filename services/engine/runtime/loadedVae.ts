@@ -30,6 +30,7 @@ import { cachedFileSha256 } from './contentHash.ts';
 import { ensureGraph, graphDir } from './graphCache.ts';
 import type { FloatTensor, LoadOptions } from './loadedCheckpoint.ts';
 import { createSession, runFloat } from './onnxSession.ts';
+import { SessionCache } from './sessionCache.ts';
 
 /** SDXL latents: 4 channels at 1/8 of the image side. */
 const SDXL_LATENT_CHANNELS = 4;
@@ -38,7 +39,7 @@ const SDXL_VAE_FACTOR = 8;
 type VaeGraphName = 'vae_decoder' | 'vae_encoder';
 
 export class LoadedVae {
-  private sessions = new Map<VaeGraphName, Promise<ort.InferenceSession>>();
+  private sessions = new SessionCache<VaeGraphName>();
   private readonly fits = new Set<string>();
 
   private constructor(
@@ -105,20 +106,12 @@ export class LoadedVae {
   }
 
   async close(): Promise<void> {
-    const all = await Promise.allSettled([...this.sessions.values()]);
-    for (const s of all) if (s.status === 'fulfilled') await s.value.release();
-    this.sessions.clear();
+    await this.sessions.releaseAll();
     this.file.close();
   }
 
   private session(graph: VaeGraphName): Promise<ort.InferenceSession> {
-    let s = this.sessions.get(graph);
-    if (!s) {
-      s = this.openSession(graph);
-      this.sessions.set(graph, s);
-      s.catch(() => this.sessions.delete(graph));
-    }
-    return s;
+    return this.sessions.get(graph, (g) => this.openSession(g));
   }
 
   private async openSession(graph: VaeGraphName): Promise<ort.InferenceSession> {

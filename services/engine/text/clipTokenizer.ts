@@ -19,6 +19,7 @@ import {
   type ClipBpeVocabulary,
 } from './clipBpeVocabulary.ts';
 import { cleanClipText } from './cleanClipText.ts';
+import { mergeBytePairs } from './mergeBytePairs.ts';
 
 export { START_OF_TEXT_ID, END_OF_TEXT_ID, CLIP_VOCAB_SIZE } from './clipBpeVocabulary.ts';
 
@@ -80,32 +81,7 @@ function encodePiece(piece: string, vocab: ClipBpeVocabulary): readonly number[]
 /** `SimpleTokenizer.bpe` on one byte-encoded piece; returns its symbols. */
 function bpe(token: string, ranks: ReadonlyMap<string, number>): string[] {
   // Byte symbols are all in the BMP, so UTF-16 units are code points here.
-  let word = token.split('');
+  const word = token.split('');
   word[word.length - 1] += '</w>';
-  while (word.length > 1) {
-    let best = Infinity;
-    let first = '';
-    let second = '';
-    for (let i = 0; i < word.length - 1; i++) {
-      const rank = ranks.get(word[i] + PAIR_SEPARATOR + word[i + 1]);
-      if (rank !== undefined && rank < best) {
-        best = rank;
-        first = word[i];
-        second = word[i + 1];
-      }
-    }
-    if (best === Infinity) break;
-    const merged: string[] = [];
-    for (let i = 0; i < word.length; ) {
-      if (word[i] === first && i < word.length - 1 && word[i + 1] === second) {
-        merged.push(first + second);
-        i += 2;
-      } else {
-        merged.push(word[i]);
-        i += 1;
-      }
-    }
-    word = merged;
-  }
-  return word;
+  return mergeBytePairs(word, ranks, PAIR_SEPARATOR);
 }

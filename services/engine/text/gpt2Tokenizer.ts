@@ -21,6 +21,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { CheckpointError } from '../io/engineErrors.ts';
+import { mergeBytePairs } from './mergeBytePairs.ts';
 
 /** GPT-2's pre-tokenisation regex (case-sensitive, unlike CLIP's). */
 const PIECE_PATTERN =
@@ -199,33 +200,7 @@ export function cleanUpTokenization(s: string): string {
 /** `bpe()` of encoder.py on one byte-symbol string. */
 function bpe(token: string, ranks: ReadonlyMap<string, number>): string[] {
   // Byte symbols are all in the BMP, so UTF-16 units are symbols here.
-  let word = token.split('');
-  while (word.length > 1) {
-    let best = Infinity;
-    let first = '';
-    let second = '';
-    for (let i = 0; i < word.length - 1; i++) {
-      const rank = ranks.get(`${word[i]} ${word[i + 1]}`);
-      if (rank !== undefined && rank < best) {
-        best = rank;
-        first = word[i];
-        second = word[i + 1];
-      }
-    }
-    if (best === Infinity) break;
-    const merged: string[] = [];
-    for (let i = 0; i < word.length; ) {
-      if (i < word.length - 1 && word[i] === first && word[i + 1] === second) {
-        merged.push(first + second);
-        i += 2;
-      } else {
-        merged.push(word[i]);
-        i += 1;
-      }
-    }
-    word = merged;
-  }
-  return word;
+  return mergeBytePairs(token.split(''), ranks, ' ');
 }
 
 /**

@@ -9,8 +9,7 @@
 // handle, never `db`, or it waits for itself (the TaskStore always does).
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
-import { migrate } from './migrate.ts';
-import type { DatabaseConnection } from './connectPostgres.ts';
+import { openDatabaseConnection, type DatabaseConnection } from './databaseConnection.ts';
 import type { FooocusDatabase } from './schema.ts';
 
 export interface ConnectPgliteOptions {
@@ -22,24 +21,7 @@ export interface ConnectPgliteOptions {
 export async function connectPglite(dataDir: string | 'memory', options: ConnectPgliteOptions = {}): Promise<DatabaseConnection> {
   const pglite = dataDir === 'memory' ? await PGlite.create() : await PGlite.create(dataDir);
   const db = new Kysely<FooocusDatabase>({ dialect: new PostgresDialect({ pool: pgliteAsPool(pglite) as never }) });
-  let closed = false;
-  const connection: DatabaseConnection = {
-    db,
-    async close() {
-      if (closed) return;
-      closed = true;
-      await db.destroy();
-    },
-  };
-  if (options.migrate ?? true) {
-    try {
-      await migrate(db);
-    } catch (err) {
-      await connection.close();
-      throw err;
-    }
-  }
-  return connection;
+  return openDatabaseConnection(db, options.migrate ?? true);
 }
 
 interface PoolClientLike {

@@ -2,14 +2,10 @@
 // connectPglite(); only the connection differs.
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import { migrate } from './migrate.ts';
+import { openDatabaseConnection, type DatabaseConnection } from './databaseConnection.ts';
 import type { FooocusDatabase } from './schema.ts';
 
-export interface DatabaseConnection {
-  readonly db: Kysely<FooocusDatabase>;
-  /** Ends the pool / closes the embedded database. Idempotent. */
-  close(): Promise<void>;
-}
+export type { DatabaseConnection } from './databaseConnection.ts';
 
 export interface ConnectPostgresOptions {
   /** Pool size. Default 10. */
@@ -33,22 +29,5 @@ export async function connectPostgres(url: string, options: ConnectPostgresOptio
   // gets a fresh connection or a proper error.
   pool.on('error', () => {});
   const db = new Kysely<FooocusDatabase>({ dialect: new PostgresDialect({ pool }) });
-  let closed = false;
-  const connection: DatabaseConnection = {
-    db,
-    async close() {
-      if (closed) return;
-      closed = true;
-      await db.destroy();
-    },
-  };
-  if (options.migrate ?? true) {
-    try {
-      await migrate(db);
-    } catch (err) {
-      await connection.close();
-      throw err;
-    }
-  }
-  return connection;
+  return openDatabaseConnection(db, options.migrate ?? true);
 }

@@ -7,18 +7,11 @@
  * and back to VE scaling with sqrt(1+σ_{i+1}²) (skipped into 0).
  */
 import type { SamplerFn } from '../types.ts';
-import { reportStep, requireNoise, throwIfAborted } from './stepProtocol.ts';
+import { requireNoise, runSteps } from './stepProtocol.ts';
 
 export const sampleDdpm: SamplerFn = async (denoise, xInit, sigmas, opts) => {
   const noise = requireNoise(opts, 'ddpm');
-  const total = sigmas.length - 1;
-  let x = xInit;
-  for (let i = 0; i < total; i++) {
-    throwIfAborted(opts);
-    const sigma = sigmas[i];
-    const sigmaPrev = sigmas[i + 1];
-    const denoised = await denoise(x, sigma);
-    await reportStep(opts, { i, total, x, denoised, sigma });
+  return runSteps(denoise, xInit, sigmas, opts, ({ x, denoised, sigma, sigmaNext: sigmaPrev }) => {
     const alphaCumprod = 1 / (sigma * sigma + 1);
     const alphaCumprodPrev = 1 / (sigmaPrev * sigmaPrev + 1);
     const alpha = alphaCumprod / alphaCumprodPrev;
@@ -38,7 +31,6 @@ export const sampleDdpm: SamplerFn = async (denoise, xInit, sigmas, opts) => {
       for (let k = 0; k < n; k++) next[k] += c * z[k];
     }
     if (outScale !== 1) for (let k = 0; k < n; k++) next[k] *= outScale;
-    x = next;
-  }
-  return x;
+    return next;
+  });
 };

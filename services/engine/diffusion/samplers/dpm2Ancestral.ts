@@ -6,37 +6,26 @@
  */
 import type { SamplerFn } from '../types.ts';
 import { ancestralStep } from './ancestralStep.ts';
-import { reportStep, requireNoise, throwIfAborted } from './stepProtocol.ts';
+import { eulerStep } from './eulerStep.ts';
+import { requireNoise, runSteps } from './stepProtocol.ts';
 
 export const sampleDpm2Ancestral: SamplerFn = async (denoise, xInit, sigmas, opts) => {
   const noise = requireNoise(opts, 'dpm_2_ancestral');
-  const total = sigmas.length - 1;
-  let x = xInit;
-  for (let i = 0; i < total; i++) {
-    throwIfAborted(opts);
-    const sigma = sigmas[i];
-    const sigmaNext = sigmas[i + 1];
-    const denoised = await denoise(x, sigma);
+  return runSteps(denoise, xInit, sigmas, opts, async ({ x, denoised, sigma, sigmaNext }) => {
     const { sigmaDown, sigmaUp } = ancestralStep(sigma, sigmaNext);
-    await reportStep(opts, { i, total, x, denoised, sigma });
+    if (sigmaDown === 0) return eulerStep(x, denoised, sigma, sigmaDown);
     const n = x.length;
+    const sigmaMid = Math.exp((Math.log(sigma) + Math.log(sigmaDown)) / 2);
+    const dt1 = sigmaMid - sigma;
+    const dt2 = sigmaDown - sigma;
+    const x2 = new Float64Array(n);
+    for (let k = 0; k < n; k++) x2[k] = x[k] + ((x[k] - denoised[k]) / sigma) * dt1;
+    const denoised2 = await denoise(x2, sigmaMid);
+    const eps = noise(sigma, sigmaNext);
     const next = new Float64Array(n);
-    if (sigmaDown === 0) {
-      const dt = sigmaDown - sigma;
-      for (let k = 0; k < n; k++) next[k] = x[k] + ((x[k] - denoised[k]) / sigma) * dt;
-    } else {
-      const sigmaMid = Math.exp((Math.log(sigma) + Math.log(sigmaDown)) / 2);
-      const dt1 = sigmaMid - sigma;
-      const dt2 = sigmaDown - sigma;
-      const x2 = new Float64Array(n);
-      for (let k = 0; k < n; k++) x2[k] = x[k] + ((x[k] - denoised[k]) / sigma) * dt1;
-      const denoised2 = await denoise(x2, sigmaMid);
-      const eps = noise(sigma, sigmaNext);
-      for (let k = 0; k < n; k++) {
-        next[k] = x[k] + ((x2[k] - denoised2[k]) / sigmaMid) * dt2 + eps[k] * sigmaUp;
-      }
+    for (let k = 0; k < n; k++) {
+      next[k] = x[k] + ((x2[k] - denoised2[k]) / sigmaMid) * dt2 + eps[k] * sigmaUp;
     }
-    x = next;
-  }
-  return x;
+    return next;
+  });
 };

@@ -5,18 +5,11 @@
  * The first step and the step into 0 use D' = D_i (first order).
  */
 import type { Latent, SamplerFn } from '../types.ts';
-import { reportStep, throwIfAborted } from './stepProtocol.ts';
+import { runSteps } from './stepProtocol.ts';
 
-export const sampleDpmpp2m: SamplerFn = async (denoise, xInit, sigmas, opts) => {
-  const total = sigmas.length - 1;
-  let x = xInit;
+export const sampleDpmpp2m: SamplerFn = (denoise, xInit, sigmas, opts) => {
   let oldDenoised: Latent | null = null;
-  for (let i = 0; i < total; i++) {
-    throwIfAborted(opts);
-    const sigma = sigmas[i];
-    const sigmaNext = sigmas[i + 1];
-    const denoised = await denoise(x, sigma);
-    await reportStep(opts, { i, total, x, denoised, sigma });
+  return runSteps(denoise, xInit, sigmas, opts, ({ i, x, denoised, sigma, sigmaNext }) => {
     const t = -Math.log(sigma);
     const tNext = -Math.log(sigmaNext);
     const h = tNext - t;
@@ -35,7 +28,6 @@ export const sampleDpmpp2m: SamplerFn = async (denoise, xInit, sigmas, opts) => 
       for (let k = 0; k < n; k++) next[k] = a * x[k] - b * (c1 * denoised[k] - c0 * oldDenoised[k]);
     }
     oldDenoised = denoised;
-    x = next;
-  }
-  return x;
+    return next;
+  });
 };

@@ -10,33 +10,27 @@
  * i.i.d. source has the right distribution; Fooocus' own is a Brownian tree.
  */
 import type { Latent, SamplerFn } from '../types.ts';
-import { reportStep, requireNoise, throwIfAborted } from './stepProtocol.ts';
+import { requireNoise, runSteps } from './stepProtocol.ts';
 
 const ETA = 1;
 const S_NOISE = 1;
 
 export const sampleDpmpp2mSde: SamplerFn = async (denoise, xInit, sigmas, opts) => {
   const noise = requireNoise(opts, 'dpmpp_2m_sde');
-  const total = sigmas.length - 1;
-  let x = xInit;
   let oldDenoised: Latent | null = null;
   let h = NaN;
   let hLast = NaN;
-  for (let i = 0; i < total; i++) {
-    throwIfAborted(opts);
-    const sigma = sigmas[i];
-    const sigmaNext = sigmas[i + 1];
-    const denoised = await denoise(x, sigma);
-    await reportStep(opts, { i, total, x, denoised, sigma });
+  return runSteps(denoise, xInit, sigmas, opts, ({ x, denoised, sigma, sigmaNext }) => {
+    let next: Latent;
     if (sigmaNext === 0) {
-      x = denoised;
+      next = denoised;
     } else {
       h = Math.log(sigma) - Math.log(sigmaNext);
       const etaH = ETA * h;
       const a = (sigmaNext / sigma) * Math.exp(-etaH);
       const b = -Math.expm1(-h - etaH);
       const n = x.length;
-      const next = new Float64Array(n);
+      next = new Float64Array(n);
       for (let k = 0; k < n; k++) next[k] = a * x[k] + b * denoised[k];
       if (oldDenoised !== null) {
         const r = hLast / h;
@@ -46,10 +40,9 @@ export const sampleDpmpp2mSde: SamplerFn = async (denoise, xInit, sigmas, opts) 
       const eps = noise(sigma, sigmaNext);
       const cn = sigmaNext * Math.sqrt(-Math.expm1(-2 * etaH)) * S_NOISE;
       for (let k = 0; k < n; k++) next[k] += eps[k] * cn;
-      x = next;
     }
     oldDenoised = denoised;
     hLast = h;
-  }
-  return x;
+    return next;
+  });
 };

@@ -9,35 +9,29 @@
  * The step into 0 returns D.
  */
 import type { Latent, SamplerFn } from '../types.ts';
-import { reportStep, requireNoise, throwIfAborted } from './stepProtocol.ts';
+import { requireNoise, runSteps } from './stepProtocol.ts';
 
 const ETA = 1;
 const S_NOISE = 1;
 
 export const sampleDpmpp3mSde: SamplerFn = async (denoise, xInit, sigmas, opts) => {
   const noise = requireNoise(opts, 'dpmpp_3m_sde');
-  const total = sigmas.length - 1;
-  let x = xInit;
   let denoised1: Latent | null = null;
   let denoised2: Latent | null = null;
   let h: number | null = null;
   let h1: number | null = null;
   let h2: number | null = null;
-  for (let i = 0; i < total; i++) {
-    throwIfAborted(opts);
-    const sigma = sigmas[i];
-    const sigmaNext = sigmas[i + 1];
-    const denoised = await denoise(x, sigma);
-    await reportStep(opts, { i, total, x, denoised, sigma });
+  return runSteps(denoise, xInit, sigmas, opts, ({ x, denoised, sigma, sigmaNext }) => {
+    let next: Latent;
     if (sigmaNext === 0) {
-      x = denoised;
+      next = denoised;
     } else {
       h = Math.log(sigma) - Math.log(sigmaNext);
       const hEta = h * (ETA + 1);
       const a = Math.exp(-hEta);
       const b = -Math.expm1(-hEta);
       const n = x.length;
-      const next = new Float64Array(n);
+      next = new Float64Array(n);
       for (let k = 0; k < n; k++) next[k] = a * x[k] + b * denoised[k];
       if (h2 !== null && denoised1 !== null && denoised2 !== null && h1 !== null) {
         const r0 = h1 / h;
@@ -59,12 +53,11 @@ export const sampleDpmpp3mSde: SamplerFn = async (denoise, xInit, sigmas, opts) 
       const eps = noise(sigma, sigmaNext);
       const cn = sigmaNext * Math.sqrt(-Math.expm1(-2 * h * ETA)) * S_NOISE;
       for (let k = 0; k < n; k++) next[k] += eps[k] * cn;
-      x = next;
     }
     denoised2 = denoised1;
     denoised1 = denoised;
     h2 = h1;
     h1 = h;
-  }
-  return x;
+    return next;
+  });
 };

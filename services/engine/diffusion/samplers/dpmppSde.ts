@@ -13,28 +13,16 @@
  */
 import type { SamplerFn } from '../types.ts';
 import { ancestralStep } from './ancestralStep.ts';
-import { reportStep, requireNoise, throwIfAborted } from './stepProtocol.ts';
+import { eulerStep } from './eulerStep.ts';
+import { requireNoise, runSteps } from './stepProtocol.ts';
 
 const R = 1 / 2;
 
 export const sampleDpmppSde: SamplerFn = async (denoise, xInit, sigmas, opts) => {
   const noise = requireNoise(opts, 'dpmpp_sde');
-  const total = sigmas.length - 1;
-  let x = xInit;
-  for (let i = 0; i < total; i++) {
-    throwIfAborted(opts);
-    const sigma = sigmas[i];
-    const sigmaNext = sigmas[i + 1];
-    const denoised = await denoise(x, sigma);
-    await reportStep(opts, { i, total, x, denoised, sigma });
+  return runSteps(denoise, xInit, sigmas, opts, async ({ x, denoised, sigma, sigmaNext }) => {
+    if (sigmaNext === 0) return eulerStep(x, denoised, sigma, sigmaNext);
     const n = x.length;
-    const next = new Float64Array(n);
-    if (sigmaNext === 0) {
-      const dt = sigmaNext - sigma;
-      for (let k = 0; k < n; k++) next[k] = x[k] + ((x[k] - denoised[k]) / sigma) * dt;
-      x = next;
-      continue;
-    }
     const t = -Math.log(sigma);
     const tNext = -Math.log(sigmaNext);
     const h = tNext - t;
@@ -58,11 +46,11 @@ export const sampleDpmppSde: SamplerFn = async (denoise, xInit, sigmas, opts) =>
     const a2 = Math.exp(-tNextDown) / sigma;
     const b2 = Math.expm1(t - tNextDown);
     const noise2 = noise(sigma, sigmaNext);
+    const next = new Float64Array(n);
     for (let k = 0; k < n; k++) {
       const dBlend = (1 - fac) * denoised[k] + fac * denoised2[k];
       next[k] = a2 * x[k] - b2 * dBlend + noise2[k] * step2.sigmaUp;
     }
-    x = next;
-  }
-  return x;
+    return next;
+  });
 };

@@ -8,20 +8,8 @@
  * always 0 and it draws no noise.
  */
 import type { SamplerFn } from '../types.ts';
-import { reportStep, throwIfAborted } from './stepProtocol.ts';
+import { eulerStep } from './eulerStep.ts';
+import { runSteps } from './stepProtocol.ts';
 
-export const sampleEuler: SamplerFn = async (denoise, xInit, sigmas, opts) => {
-  const total = sigmas.length - 1;
-  let x = xInit;
-  for (let i = 0; i < total; i++) {
-    throwIfAborted(opts);
-    const sigma = sigmas[i];
-    const denoised = await denoise(x, sigma);
-    await reportStep(opts, { i, total, x, denoised, sigma });
-    const dt = sigmas[i + 1] - sigma;
-    const next = new Float64Array(x.length);
-    for (let k = 0; k < x.length; k++) next[k] = x[k] + ((x[k] - denoised[k]) / sigma) * dt;
-    x = next;
-  }
-  return x;
-};
+export const sampleEuler: SamplerFn = (denoise, xInit, sigmas, opts) =>
+  runSteps(denoise, xInit, sigmas, opts, ({ x, denoised, sigma, sigmaNext }) => eulerStep(x, denoised, sigma, sigmaNext));

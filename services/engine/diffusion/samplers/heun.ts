@@ -5,17 +5,10 @@
  * undefined), so n steps cost 2n − 1 evaluations.
  */
 import type { SamplerFn } from '../types.ts';
-import { reportStep, throwIfAborted } from './stepProtocol.ts';
+import { runSteps } from './stepProtocol.ts';
 
-export const sampleHeun: SamplerFn = async (denoise, xInit, sigmas, opts) => {
-  const total = sigmas.length - 1;
-  let x = xInit;
-  for (let i = 0; i < total; i++) {
-    throwIfAborted(opts);
-    const sigma = sigmas[i];
-    const sigmaNext = sigmas[i + 1];
-    const denoised = await denoise(x, sigma);
-    await reportStep(opts, { i, total, x, denoised, sigma });
+export const sampleHeun: SamplerFn = (denoise, xInit, sigmas, opts) =>
+  runSteps(denoise, xInit, sigmas, opts, async ({ x, denoised, sigma, sigmaNext }) => {
     const dt = sigmaNext - sigma;
     const n = x.length;
     const d = new Float64Array(n);
@@ -32,7 +25,5 @@ export const sampleHeun: SamplerFn = async (denoise, xInit, sigmas, opts) => {
         next[k] = x[k] + ((d[k] + d2) / 2) * dt;
       }
     }
-    x = next;
-  }
-  return x;
-};
+    return next;
+  });

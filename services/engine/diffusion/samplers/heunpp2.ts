@@ -12,19 +12,12 @@
  * change the result).
  */
 import type { SamplerFn } from '../types.ts';
-import { reportStep, throwIfAborted } from './stepProtocol.ts';
+import { runSteps } from './stepProtocol.ts';
 
-export const sampleHeunpp2: SamplerFn = async (denoise, xInit, sigmas, opts) => {
-  const total = sigmas.length - 1;
-  const sigmaEnd = sigmas[total];
+export const sampleHeunpp2: SamplerFn = (denoise, xInit, sigmas, opts) => {
+  const sigmaEnd = sigmas[sigmas.length - 1];
   const sigma0 = sigmas[0];
-  let x = xInit;
-  for (let i = 0; i < total; i++) {
-    throwIfAborted(opts);
-    const sigma = sigmas[i];
-    const sigma1 = sigmas[i + 1];
-    const denoised = await denoise(x, sigma);
-    await reportStep(opts, { i, total, x, denoised, sigma });
+  return runSteps(denoise, xInit, sigmas, opts, async ({ i, x, denoised, sigma, sigmaNext: sigma1 }) => {
     const dt = sigma1 - sigma;
     const n = x.length;
     const d = new Float64Array(n);
@@ -32,8 +25,7 @@ export const sampleHeunpp2: SamplerFn = async (denoise, xInit, sigmas, opts) => 
     const next = new Float64Array(n);
     if (sigma1 === sigmaEnd) {
       for (let k = 0; k < n; k++) next[k] = x[k] + d[k] * dt;
-      x = next;
-      continue;
+      return next;
     }
     const x2 = new Float64Array(n);
     for (let k = 0; k < n; k++) x2[k] = x[k] + d[k] * dt;
@@ -59,7 +51,6 @@ export const sampleHeunpp2: SamplerFn = async (denoise, xInit, sigmas, opts) => 
         next[k] = x[k] + (w1 * d[k] + w2 * d2[k] + w3 * d3) * dt;
       }
     }
-    x = next;
-  }
-  return x;
+    return next;
+  });
 };

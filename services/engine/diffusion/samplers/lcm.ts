@@ -7,26 +7,17 @@
  * denoiser itself lives in the model sampling, not here.
  */
 import type { SamplerFn } from '../types.ts';
-import { reportStep, requireNoise, throwIfAborted } from './stepProtocol.ts';
+import { requireNoise, runSteps } from './stepProtocol.ts';
 
 export const sampleLcm: SamplerFn = async (denoise, xInit, sigmas, opts) => {
   const noise = requireNoise(opts, 'lcm');
-  const total = sigmas.length - 1;
-  let x = xInit;
-  for (let i = 0; i < total; i++) {
-    throwIfAborted(opts);
-    const sigma = sigmas[i];
-    const sigmaNext = sigmas[i + 1];
-    const denoised = await denoise(x, sigma);
-    await reportStep(opts, { i, total, x, denoised, sigma });
+  return runSteps(denoise, xInit, sigmas, opts, ({ x, denoised, sigma, sigmaNext }) => {
     if (sigmaNext > 0) {
       const z = noise(sigma, sigmaNext);
       const next = new Float64Array(x.length);
       for (let k = 0; k < next.length; k++) next[k] = denoised[k] + sigmaNext * z[k];
-      x = next;
-    } else {
-      x = denoised;
+      return next;
     }
-  }
-  return x;
+    return denoised;
+  });
 };

@@ -9,7 +9,7 @@
  * loop; the golden `lms_coeffs` record checks them.
  */
 import type { Latent, SamplerFn } from '../types.ts';
-import { reportStep, throwIfAborted } from './stepProtocol.ts';
+import { runSteps } from './stepProtocol.ts';
 
 const LMS_ORDER = 4;
 
@@ -40,19 +40,13 @@ export function lmsCoefficient(order: number, sigmas: ArrayLike<number>, i: numb
   return integral * half;
 }
 
-export const sampleLms: SamplerFn = async (denoise, xInit, sigmas, opts) => {
-  const total = sigmas.length - 1;
+export const sampleLms: SamplerFn = (denoise, xInit, sigmas, opts) => {
   const ds: Latent[] = [];
-  let x = xInit;
-  for (let i = 0; i < total; i++) {
-    throwIfAborted(opts);
-    const sigma = sigmas[i];
-    const denoised = await denoise(x, sigma);
+  return runSteps(denoise, xInit, sigmas, opts, ({ i, x, denoised, sigma }) => {
     const d = new Float64Array(x.length);
     for (let k = 0; k < x.length; k++) d[k] = (x[k] - denoised[k]) / sigma;
     ds.push(d);
     if (ds.length > LMS_ORDER) ds.shift();
-    await reportStep(opts, { i, total, x, denoised, sigma });
     const order = Math.min(i + 1, LMS_ORDER);
     const next = Float64Array.from(x);
     for (let j = 0; j < order; j++) {
@@ -60,7 +54,6 @@ export const sampleLms: SamplerFn = async (denoise, xInit, sigmas, opts) => {
       const dj = ds[ds.length - 1 - j];
       for (let k = 0; k < next.length; k++) next[k] += c * dj[k];
     }
-    x = next;
-  }
-  return x;
+    return next;
+  });
 };

@@ -5,9 +5,7 @@
  * checkpoints.
  */
 import { writeFileSync } from 'node:fs';
-import type { SafetensorsDtype } from '../safetensors.ts';
-
-const BYTES: Record<SafetensorsDtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+import { DTYPE_BYTES, type SafetensorsDtype } from '../safetensors.ts';
 
 export interface FixtureTensor {
   name: string;
@@ -23,7 +21,7 @@ export function encodeSafetensors(tensors: FixtureTensor[], metadata?: Record<st
   const chunks: Uint8Array[] = [];
   let offset = 0;
   for (const t of tensors) {
-    const length = t.shape.reduce((a, b) => a * b, 1) * BYTES[t.dtype];
+    const length = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
     const data = t.data ?? new Uint8Array(length);
     if (data.byteLength !== length) throw new Error(`${t.name}: ${data.byteLength} bytes for shape [${t.shape}] ${t.dtype}`);
     header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + length] };
