@@ -44,7 +44,13 @@ export function sdxlRefinerAdm(pooled: Float32Array, height: number, width: numb
   return y;
 }
 
-export const roundTo64 = (v: number): number => Math.round(v / 64) * 64;
+/** Fooocus's round_to_64: Python round(), i.e. halves go to the even multiple (800 → 768). */
+export function roundTo64(v: number): number {
+  const q = v / 64;
+  const r = Math.round(q);
+  const half = Math.abs(q - Math.trunc(q)) === 0.5;
+  return (half && r % 2 !== 0 ? r - 1 : r) * 64;
+}
 
 export interface AdmPair {
   /** Used while t > switchTimestep. */

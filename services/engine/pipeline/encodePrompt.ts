@@ -28,7 +28,10 @@ export interface TextConditioning {
 /** Hidden-state index for a clip_skip value: 1 = last layer, 2 = penultimate, … */
 export function hiddenIndexForClipSkip(layers: number, clipSkip: number): number {
   if (!Number.isInteger(clipSkip) || clipSkip < 1) throw new EngineInputError(`clip_skip must be an integer ≥ 1, got ${clipSkip}`);
-  return Math.max(0, layers + 1 - Math.min(clipSkip, layers));
+  // Fooocus reads hidden_states[-clip_skip] of [embeddings, layer 1, …, layer L]: the
+  // embedding output is reachable, and deeper than that is an error (Python's IndexError).
+  if (clipSkip > layers + 1) throw new EngineInputError(`clip_skip ${clipSkip} exceeds this text encoder's ${layers} layers + embeddings`);
+  return layers + 1 - clipSkip;
 }
 
 async function encodeWithEncoder(
