@@ -44,6 +44,8 @@ export function watchTask(deps: { store: TaskStore; events: EventBus }, taskId: 
   let unsubscribe: (() => Promise<void>) | null = null;
   let timer: NodeJS.Timeout | null = null;
   let chain: Promise<void> = Promise.resolve();
+  // Highest seq handed on: replay and the live subscription may both deliver an event.
+  let lastSeq = options.afterSeq ?? 0;
   let resolveDone!: (o: WatchOutcome) => void;
   let rejectDone!: (e: unknown) => void;
   const done = new Promise<WatchOutcome>((resolve, reject) => {
@@ -83,7 +85,8 @@ export function watchTask(deps: { store: TaskStore; events: EventBus }, taskId: 
 
   const onEnvelope = (envelope: TaskEventEnvelope) => {
     chain = chain.then(async () => {
-      if (settled) return;
+      if (settled || envelope.seq <= lastSeq) return;
+      lastSeq = envelope.seq;
       try {
         await options.onEvent?.(envelope);
       } catch {
@@ -103,9 +106,18 @@ export function watchTask(deps: { store: TaskStore; events: EventBus }, taskId: 
       unsubscribe = u;
       timer = setInterval(() => void chain.then(() => (settled ? undefined : finishFromRow())), options.recheckMs ?? 30_000);
       timer.unref();
-      // Re-check once after subscribing: the task may have ended before we listened.
+      // Re-check once after subscribing: the task may have ended before we listened. A bus
+      // that delivers its replay asynchronously (JetStream) may not have handed on the stored
+      // events yet, so a terminal row first drains them with an explicit replay.
       await chain;
-      if (!settled) await finishFromRow();
+      if (!settled) {
+        const row = await store.get(taskId);
+        if (row && isTerminal(row.status)) {
+          for (const e of await events.replay(taskId, lastSeq)) onEnvelope(e);
+          await chain;
+        }
+        if (!settled) await finishFromRow();
+      }
     } catch (error) {
       settle({ error });
     }
