@@ -89,17 +89,24 @@ export function createInProcessDispatcher(options: InProcessDispatcherOptions = 
       return;
     }
     e.availableAt = Date.now() + delayMs;
-    if (delayMs > 0) later(delayMs, wake);
     wake();
   }
 
-  function takeAvailable(): Entry | null {
+  /** The next deliverable entry, or how long until the earliest delayed one becomes deliverable. */
+  function takeAvailable(): { entry: Entry } | { waitMs: number | null } {
     const now = Date.now();
     let best: Entry | null = null;
+    let nextAt: number | null = null;
     for (const e of entries.values()) {
-      if (!e.inFlight && e.availableAt <= now && (!best || e.order < best.order)) best = e;
+      if (e.inFlight) continue;
+      if (e.availableAt <= now) {
+        if (!best || e.order < best.order) best = e;
+      } else if (nextAt === null || e.availableAt < nextAt) {
+        nextAt = e.availableAt;
+      }
     }
-    return best;
+    if (best) return { entry: best };
+    return { waitMs: nextAt === null ? null : nextAt - now };
   }
 
   function deliver(e: Entry): DispatchMessage & { settled: boolean } {
@@ -147,15 +154,24 @@ export function createInProcessDispatcher(options: InProcessDispatcherOptions = 
     let interrupt: () => void = () => {};
     const loop = (async () => {
       while (!stopping && !closed) {
-        const e = takeAvailable();
-        if (!e) {
+        const next = takeAvailable();
+        if (!('entry' in next)) {
+          // A delayed entry gets its own timer here: the wake() armed by nak(delay) can fire a
+          // millisecond before Date.now() reaches availableAt (timers run on libuv's cached
+          // loop clock), and a loop that only waited for wake() would then sleep forever.
           await new Promise<void>((resolve) => {
-            interrupt = resolve;
-            waiters.push(resolve);
+            const timer = next.waitMs === null ? null : setTimeout(resolve, next.waitMs + 1);
+            timer?.unref();
+            const done = () => {
+              if (timer) clearTimeout(timer);
+              resolve();
+            };
+            interrupt = done;
+            waiters.push(done);
           });
           continue;
         }
-        const message = deliver(e);
+        const message = deliver(next.entry);
         try {
           await handler(message);
         } catch (err) {
