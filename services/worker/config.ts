@@ -39,6 +39,12 @@ export const workerEnvSchema = storageEnvSchema.extend({
   /** Heartbeat period while a task runs. Default 5 s. */
   HEARTBEAT_INTERVAL_MS: envInt(5_000, 100),
   // ACK_WAIT_MS and MAX_DELIVERIES live in storageEnvSchema (the API opens the same consumer).
+  /**
+   * Start-to-close limit of one attempt (reliability.md B6): past it the engine is aborted
+   * within a step and the task fails with code `timeout` (not retried). 0 = no limit.
+   * Default 3 600 000 (1 h: 32 full-size images on a GPU fit well within it).
+   */
+  TASK_TIMEOUT_MS: envInt(3_600_000, 0),
   /** On SIGTERM: time to finish the running task before releasing it. Default 25 s. */
   SHUTDOWN_GRACE_MS: envInt(25_000, 0),
   /** Port for /metrics and /healthz. Default 9464; 0 disables. */

@@ -34,7 +34,7 @@ export interface RunWorkerOptions {
   /** EngineHost, or anything with its generate signature. */
   engine: ImageEngine;
   config: Pick<WorkerConfig, 'WORKER_ID' | 'MODELS_DIR' | 'HEARTBEAT_INTERVAL_MS' | 'SHUTDOWN_GRACE_MS'> &
-    Partial<Pick<WorkerConfig, 'WILDCARDS_DIR' | 'ENGINE_CACHE_DIR'>>;
+    Partial<Pick<WorkerConfig, 'WILDCARDS_DIR' | 'ENGINE_CACHE_DIR' | 'TASK_TIMEOUT_MS'>>;
   /** Default: silent. */
   logger?: Logger;
   /** Where the fooocus_* worker metrics are registered. Default: a private registry. */
@@ -84,6 +84,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
     wildcardsDir: wildcardsDir(config),
     workerId: config.WORKER_ID,
     heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
+    taskTimeoutMs: config.TASK_TIMEOUT_MS ?? 0,
     progressIntervalMs: options.progressIntervalMs ?? 250,
     retryDelayMs,
     logger,

@@ -13,6 +13,8 @@
 //   transient fault      blob store error, engine crash, anything unknown → release the
 //                        attempt (running → queued) and nak with backoff; on the last allowed
 //                        delivery fail with worker_crash → `failed` → term (B7)
+//   time limit           the attempt ran past TASK_TIMEOUT_MS → abort within a step, delete
+//                        outputs, fail with `timeout` → `failed` event → term (not retried)
 //   shutdown             stop({ graceMs }) ran out → abort, delete outputs, release with a
 //                        fresh dispatch that is published at once, ack
 //
@@ -36,7 +38,7 @@ import { contentTypeForFormat, outputKey } from './outputKey.ts';
 import { planTextToImage, type PlannedImage, type TextToImagePlan } from './planTextToImage.ts';
 import { ProgressWriter } from './progressWriter.ts';
 import { readGenerationJob } from './readGenerationJob.ts';
-import { classifyFailure, hideModelPaths } from './taskFailure.ts';
+import { classifyFailure, hideModelPaths, TaskTimeoutError } from './taskFailure.ts';
 import type { AbandonReason, WorkerMetrics } from './workerMetrics.ts';
 
 /** What the worker needs from an engine: EngineHost's generate signature. */
@@ -62,6 +64,8 @@ export interface AttemptContext {
   wildcardsDir: string;
   workerId: string;
   heartbeatIntervalMs: number;
+  /** Start-to-close limit of one attempt; 0 = none. */
+  taskTimeoutMs: number;
   progressIntervalMs: number;
   /** Nak delay after a transient failure of the given delivery. */
   retryDelayMs: (deliveryCount: number) => number;
@@ -90,6 +94,8 @@ export class TaskAttempt {
   private skipRequested = false;
   private shutdownRequested = false;
   private leaseLost = false;
+  private timedOut = false;
+  private deadlineTimer: NodeJS.Timeout | null = null;
   private controller: AbortController | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private readonly uploaded: string[] = [];
@@ -134,6 +140,15 @@ export class TaskAttempt {
     } // skip outside sampling does nothing (FooocusAPI: only interruptible sampling is skipped)
   }
 
+  /** TASK_TIMEOUT_MS passed: abort within a step; generateImages turns it into a `timeout` failure. */
+  private timeOut(): void {
+    this.deadlineTimer = null;
+    if (this.phase !== 'running') return;
+    this.log.warn({ limitMs: this.ctx.taskTimeoutMs }, 'task time limit reached: aborting');
+    this.timedOut = true;
+    this.controller?.abort(new EngineAbortedError('abort'));
+  }
+
   /** Graceful shutdown ran out of time: abort and give the task back. False if already finishing. */
   shutdown(): boolean {
     if (this.phase !== 'running') return false;
@@ -150,6 +165,7 @@ export class TaskAttempt {
     } finally {
       this.phase = 'finishing';
       this.stopHeartbeat();
+      if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
       await this.writer.close();
       this.ctx.metrics.busy.dec();
     }
@@ -158,6 +174,7 @@ export class TaskAttempt {
   private async run(): Promise<void> {
     this.publish({ type: 'started', attempt: this.attempt, workerId: this.ctx.workerId });
     this.startHeartbeat();
+    if (this.ctx.taskTimeoutMs > 0) this.deadlineTimer = setTimeout(() => this.timeOut(), this.ctx.taskTimeoutMs);
     try {
       this.job = readGenerationJob(this.task.reqParams);
       this.plan = await planTextToImage(this.job, { modelsDir: this.ctx.modelsDir, modelStore: this.ctx.modelStore, wildcardsDir: this.ctx.wildcardsDir });
@@ -184,6 +201,7 @@ export class TaskAttempt {
 
     for (const image of plan.images) {
       if (this.stopRequested || this.leaseLost || this.shutdownRequested) return;
+      if (this.timedOut) throw new TaskTimeoutError(this.ctx.taskTimeoutMs);
       const i = image.index;
       this.reportProgress({ percent: percent(i * stepsPerImage), message: `Preparing task ${i + 1}/${count} ...`, step: 0, total: stepsPerImage });
       const controller = new AbortController();
@@ -198,6 +216,7 @@ export class TaskAttempt {
         });
       } catch (err) {
         if (this.leaseLost || this.shutdownRequested || this.stopRequested) return;
+        if (this.timedOut) throw new TaskTimeoutError(this.ctx.taskTimeoutMs);
         if (this.skipRequested && err instanceof EngineAbortedError) {
           this.log.info({ image: i }, 'image skipped');
           continue;

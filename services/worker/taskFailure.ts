@@ -10,6 +10,16 @@ import type { TaskError } from '../core/task/taskRecord.ts';
 import { CheckpointError, EngineInputError } from '../engine/io/engineErrors.ts';
 import { ModelFileNotFoundError } from '../infra/models/modelDirectory.ts';
 
+/**
+ * The attempt ran past TASK_TIMEOUT_MS (the start-to-close limit, reliability.md B6): the
+ * task fails with `timeout` rather than being retried — another worker would take as long.
+ */
+export class TaskTimeoutError extends UnrecoverableTaskError {
+  constructor(readonly limitMs: number) {
+    super(`the task ran longer than the worker's time limit of ${Math.round(limitMs / 1000)} s (TASK_TIMEOUT_MS) and was aborted`);
+  }
+}
+
 /** The task cannot run as given; `taskErrorCode` is what the row records. */
 export class TaskInputError extends UnrecoverableTaskError {
   constructor(
@@ -29,6 +39,7 @@ export type FailureClass = { kind: 'unrecoverable'; error: TaskError } | { kind:
  */
 export function classifyFailure(err: unknown, pathNames: ReadonlyMap<string, string> = new Map()): FailureClass {
   const message = hideModelPaths(err instanceof Error ? err.message : String(err), pathNames);
+  if (err instanceof TaskTimeoutError) return { kind: 'unrecoverable', error: { code: 'timeout', message } };
   if (err instanceof TaskInputError) return { kind: 'unrecoverable', error: { code: err.taskErrorCode, message } };
   if (err instanceof ModelFileNotFoundError) return { kind: 'unrecoverable', error: { code: 'model_missing', message } };
   if (err instanceof CheckpointError) {

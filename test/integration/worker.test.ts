@@ -147,9 +147,9 @@ describe.each(wirings)('worker on $name', (wiring) => {
 
   async function startWorker(
     id: string,
-    overrides: { store?: TaskStore; blobs?: BlobStore; registry?: Registry } = {},
+    overrides: { store?: TaskStore; blobs?: BlobStore; registry?: Registry; env?: Record<string, string> } = {},
   ): Promise<WorkerHandle> {
-    const config = parseWorkerConfig({ WORKER_ID: id, MODELS_DIR: modelsDir, HEARTBEAT_INTERVAL_MS: '200', SHUTDOWN_GRACE_MS: '0' });
+    const config = parseWorkerConfig({ WORKER_ID: id, MODELS_DIR: modelsDir, HEARTBEAT_INTERVAL_MS: '200', SHUTDOWN_GRACE_MS: '0', ...overrides.env });
     const worker = await runWorker({
       store: overrides.store ?? backends.store,
       dispatcher: backends.dispatcher,
@@ -387,6 +387,33 @@ describe.each(wirings)('worker on $name', (wiring) => {
     await expectPng(task.results[0], 128, 128);
     await waitForIdleDispatch();
     expect(types(await eventsOf(id))).toEqual(expect.arrayContaining(['started', 'started', 'finished']));
+  });
+
+  it('an attempt past TASK_TIMEOUT_MS is aborted within a step and fails with timeout, once, its outputs deleted', async () => {
+    await open();
+    const putKeys: string[] = [];
+    const recordingBlobs: BlobStore = {
+      ...backends.blobs,
+      put: async (key, body, contentType) => {
+        putKeys.push(key);
+        return backends.blobs.put(key, body, contentType);
+      },
+    };
+    await startWorker('worker-a', { blobs: recordingBlobs, env: { TASK_TIMEOUT_MS: '1500' } });
+    // 32 images take several seconds even on an idle machine: the limit falls mid-task.
+    const id = await submit({ image_number: 32, overwrite_step: 20 });
+
+    const task = await waitForStatus(id, ['finished', 'failed', 'stopped']);
+    expect(task).toMatchObject({ status: 'failed', attempt: 1, results: [] });
+    expect(task.error).toEqual({ code: 'timeout', message: expect.stringContaining('TASK_TIMEOUT_MS') });
+    expect(putKeys.length).toBeLessThan(32);
+    for (const key of putKeys) expect(await backends.blobs.exists(key), key).toBe(false);
+    await waitForIdleDispatch();
+    await sleep(ACK_WAIT_MS + 500); // termed: never redelivered
+    expect((await backends.store.get(id))?.attempt).toBe(1);
+    const events = await eventsOf(id);
+    expect(types(events).filter((t) => t === 'failed')).toHaveLength(1);
+    expect(types(events).at(-1)).toBe('failed');
   });
 
   it('when every delivery fails transiently, the last one fails the task with worker_crash and terms it', async () => {
