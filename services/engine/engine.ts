@@ -50,9 +50,11 @@ export class Engine {
   /**
    * Loads (or finds) a checkpoint and opens its txt2img sessions. `keep`:
    * how many checkpoints stay loaded at least, whatever maxLoadedCheckpoints
-   * says (2 while a refiner job needs its base too); default 1.
+   * says (2 while a refiner job needs its base too); default 1. `opts.warm`
+   * false: open sessions on first use instead (a LoRA job never runs the base
+   * UNet, so it must not hold a second full UNet beside its variant's).
    */
-  async load(checkpoint: string, keep = 1): Promise<LoadedCheckpoint> {
+  async load(checkpoint: string, keep = 1, opts: { warm?: boolean } = {}): Promise<LoadedCheckpoint> {
     const hit = this.loaded.get(checkpoint);
     if (hit) {
       // Refresh LRU order.
@@ -60,7 +62,7 @@ export class Engine {
       this.loaded.set(checkpoint, hit);
       return hit;
     }
-    const p = this.open(checkpoint);
+    const p = this.open(checkpoint, opts.warm ?? true);
     this.loaded.set(checkpoint, p);
     p.catch(() => this.loaded.delete(checkpoint));
     const max = Math.max(1, keep, this.config.maxLoadedCheckpoints ?? 1);
@@ -79,8 +81,9 @@ export class Engine {
    * changes nothing. LoraError (a CheckpointError) for a missing file.
    */
   async loadWithLoras(checkpoint: string, loras: readonly LoraRequest[] | undefined, keep = 1): Promise<LoadedCheckpoint> {
-    const model = await this.load(checkpoint, keep);
-    if (!loras || loras.length === 0) return model;
+    if (!loras || loras.length === 0) return this.load(checkpoint, keep);
+    // The variant warms what it runs: its own patched graphs, the rest borrowed from the base.
+    const model = await this.load(checkpoint, keep, { warm: false });
     const variant = await model.withLoras(loras);
     await variant.warm();
     return variant;
@@ -224,17 +227,17 @@ export class Engine {
     return { intraOpThreads: this.config.intraOpThreads, providers: choice.providers };
   }
 
-  private async open(checkpoint: string): Promise<LoadedCheckpoint> {
+  private async open(checkpoint: string, warm: boolean): Promise<LoadedCheckpoint> {
     const cacheDir = this.config.cacheDir;
     const session = { intraOpThreads: this.config.intraOpThreads };
     const name = this.config.provider ?? 'cpu';
     if (name !== 'auto') {
       const choice = providerChoice(name, this.config.deviceId);
       const m = await LoadedCheckpoint.load(checkpoint, { cacheDir, compute: choice.compute, session: { ...session, providers: choice.providers }, maxLoadedVariants: this.config.maxLoadedVariants });
-      await m.warm();
+      if (warm) await m.warm();
       return m;
     }
-    // 'auto': the first provider whose sessions open wins and is remembered.
+    // 'auto': the first provider whose sessions open wins and is remembered (so this always warms).
     const candidates = this.provider ? [this.provider] : autoCandidates(this.config.deviceId);
     let lastError: unknown;
     for (const choice of candidates) {

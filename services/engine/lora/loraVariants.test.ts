@@ -151,6 +151,23 @@ describe('Engine with TextToImageJob.loras', () => {
     expect(await engine.loadWithLoras(CHECKPOINT, [{ path: LORA_B, weight: 0.5 }])).toBe(model);
   });
 
+  it('a first job with a UNet LoRA never opens the base UNet (one UNet in memory, not two); a later plain job opens it', async () => {
+    const fresh = new Engine({ cacheDir: join(dir, 'engine'), maxLoadedVariants: 1 });
+    try {
+      const [withB] = await fresh.generate(job({ loras: [{ path: LORA_B, weight: 1 }] }));
+      const base = await fresh.load(CHECKPOINT);
+      const variant = await fresh.loadWithLoras(CHECKPOINT, [{ path: LORA_B, weight: 1 }]);
+      expect(variant).not.toBe(base);
+      expect(variant.openGraphs).toEqual(['unet']);
+      expect(base.openGraphs.sort()).toEqual(['clip_g', 'clip_l', 'vae_decoder']);
+      const [plain] = await fresh.generate(job());
+      expect(base.openGraphs).toContain('unet');
+      expect(Buffer.from(withB.data).equals(Buffer.from(plain.data))).toBe(false);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('fails a job whose LoRA file is missing with a not_found CheckpointError', async () => {
     const e = await engine.generate(job({ loras: [{ path: join(dir, 'absent.safetensors'), weight: 1 }] })).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(CheckpointError);

@@ -111,6 +111,11 @@ export class LoadedCheckpoint {
     await Promise.all(graphs.map((g) => this.session(g)));
   }
 
+  /** Graphs whose session this object itself holds (borrowed ones not included); for tests and logs. */
+  get openGraphs(): GraphName[] {
+    return this.sessions.graphs();
+  }
+
   async encodeClip(which: 'clip_l' | 'clip_g', ids: BigInt64Array, batch: number): Promise<ClipOutput> {
     const session = await this.session(which);
     const out = await runFloat(session, this.computeOf(which), { [CLIP_INPUT_IDS]: { type: 'int64', data: ids, dims: [batch, ids.length / batch] } });

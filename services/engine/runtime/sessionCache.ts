@@ -21,6 +21,11 @@ export class SessionCache<Graph> {
     return s;
   }
 
+  /** Graphs whose session is open or opening. */
+  graphs(): Graph[] {
+    return [...this.sessions.keys()];
+  }
+
   /** Releases every session (after opens still in flight settle; failed ones have nothing to release) and empties the cache. */
   async releaseAll(): Promise<void> {
     const all = await Promise.allSettled([...this.sessions.values()]);
