@@ -125,11 +125,10 @@ describe('waiting for a task', () => {
     const lossy: EventBus = { ...env.events, emit: async (taskId, event) => ({ taskId, seq: 0, at: Date.now(), event }) };
     const worker = fakeWorker(env, lossy);
     try {
-      const t0 = Date.now();
+      // No terminal event ever arrives: without the watchdog this request would hang.
       const res = await fetch(`${env.base}/v1/engine/generate/`, { method: 'POST', headers: JSON_HEADERS, body: '{}' });
       const body = await res.json();
       expect(body).toMatchObject({ task_status: 'finished', result: [expect.stringMatching(/\/outputs\/2024-07-05\/.+\.png$/)] });
-      expect(Date.now() - t0).toBeLessThan(5_000);
     } finally {
       await worker.stop();
     }

@@ -83,7 +83,7 @@ describe.each(backends)('Dispatcher on $name', (backend) => {
   });
 
   it('nak(delay) redelivers after the delay with deliveryCount 2', async () => {
-    const d = await make();
+    const d = await make({ ackWaitMs: 60_000 }); // a redelivery can only come from the nak
     await d.publish('task2', 0);
     const deliveries: Delivery[] = [];
     d.consume(async (m) => {
@@ -94,7 +94,6 @@ describe.each(backends)('Dispatcher on $name', (backend) => {
     await waitFor(() => deliveries.length === 2);
     expect(deliveries[1].deliveryCount).toBe(2);
     expect(deliveries[1].at - deliveries[0].at).toBeGreaterThanOrEqual(270);
-    expect(deliveries[1].at - deliveries[0].at).toBeLessThan(1_000); // the nak, not the ack wait
   });
 
   it('an unsettled delivery is redelivered after ack_wait', async () => {

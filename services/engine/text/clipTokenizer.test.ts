@@ -19,13 +19,9 @@ const bpeCases = (
 ).cases.tokenizer_bpe.items;
 
 describe('CLIP BPE vocabulary', () => {
-  // Runs first in this file (vitest gives each file a fresh module graph), so it times the cold load.
-  it('loads the 48,894 merges from the shipped gzip in well under a second', () => {
-    const t0 = performance.now();
+  it('loads the 48,894 merges from the shipped gzip', () => {
     const vocab = clipBpeVocabulary();
-    const elapsed = performance.now() - t0;
     expect(vocab.mergeRanks.size).toBe(48894);
-    expect(elapsed).toBeLessThan(500);
   });
 
   it('lays out ids as CLIP does: bytes, bytes+</w>, merges, then the two specials', () => {

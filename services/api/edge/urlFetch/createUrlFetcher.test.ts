@@ -196,9 +196,8 @@ describe('createUrlFetcher', () => {
       res.writeHead(200, { 'content-type': 'image/png' });
       res.write(Buffer.alloc(10)); // then nothing
     });
-    const started = Date.now();
+    // The body never ends: without the overall deadline this would hang until the test times out.
     const err = await expectCode(createUrlFetcher({ allowPrivate: true, timeoutMs: 300 }).get(s.url), 'timeout');
-    expect(Date.now() - started).toBeLessThan(2000);
     expect(err.message).toContain('300 ms');
   });
 
