@@ -10,7 +10,8 @@
  * process_task): the Fooocus V2 expansion of the image's prompt (its seed)
  * appended as the last positive workload after the pooled top-k was taken;
  * CLIP encoding; sampling (LoRAs merged into base and refiner, FreeU, the
- * refiner swap); VAE decode; `black_out_nsfw` censoring; encoding. The
+ * refiner swap; image-to-image from a VAE-encoded init image, encoded once per
+ * job: pipeline/imageToImage.ts); VAE decode; `black_out_nsfw` censoring; encoding. The
  * expansion model and the NSFW classifier stay loaded between jobs, like
  * checkpoints. Generation metadata is not written here: the caller knows the
  * request and embeds it in the returned bytes (image/metadata/).
@@ -23,6 +24,7 @@ import { EngineAbortedError, EngineInputError } from './io/engineErrors.ts';
 import type { GenerateOptions, GeneratedImage, TextToImageJob } from './job.ts';
 import { encodeWorkloads, type TextConditioning } from './pipeline/encodePrompt.ts';
 import { decodeLatent, sampleTextToImage } from './pipeline/textToImage.ts';
+import { encodeInitImage, VAE_DOWNSCALE } from './pipeline/imageToImage.ts';
 import { fooocusSamplingSigmas } from './diffusion/samplingSigmas.ts';
 import { resolveSampler } from './diffusion/samplers/index.ts';
 import { autoCandidates, providerChoice, type ProviderChoice } from './runtime/executionProvider.ts';
@@ -111,6 +113,9 @@ export class Engine {
       expansion = await this.loadExpansion(job.expansionFolder);
     }
     const checker = job.blackOutNsfw ? await this.loadSafetyChecker(job.blackOutNsfw.modelPath) : undefined;
+    // Image-to-image: encoded once per job with the job's VAE (Fooocus encodes once per task, with
+    // final_vae, i.e. the vae_name override when there is one), so every image starts from it.
+    const init = job.init ? await encodeInitImage(decoder, job.init, job.init.encodeSeed ?? job.seeds[0]) : undefined;
     const cache = new Map<string, TextConditioning>();
     const images: GeneratedImage[] = [];
     for (let i = 0; i < count; i++) {
@@ -130,6 +135,7 @@ export class Engine {
       const negative = await encodeWorkloads(model, prompts.negative, { topK: negativeTopK, clipSkip: job.clipSkip, cache });
       const latent = await sampleTextToImage({
         model, job, seed, positive, negative, refiner,
+        initLatent: init?.latent,
         signal: opts.signal,
         onStep: async (e) => {
           // Abort reasons from the host carry stop/skip; anything else is a plain abort.
@@ -280,6 +286,22 @@ function validateJob(job: TextToImageJob): void {
   }
   if (job.freeu && ![job.freeu.b1, job.freeu.b2, job.freeu.s1, job.freeu.s2].every(Number.isFinite)) {
     throw new EngineInputError(`FreeU parameters must be finite numbers, got ${JSON.stringify(job.freeu)}`);
+  }
+  if (job.init) {
+    const { init } = job;
+    if (!(init.denoise > 0 && init.denoise <= 1)) throw new EngineInputError(`init image denoise must be in (0, 1], got ${init.denoise}`);
+    if (init.width !== job.width || init.height !== job.height) {
+      throw new EngineInputError(`init image is ${init.width}×${init.height}, the job ${job.width}×${job.height}: they must be equal`);
+    }
+    if (init.width % VAE_DOWNSCALE !== 0 || init.height % VAE_DOWNSCALE !== 0) {
+      throw new EngineInputError(`init image size must be a multiple of ${VAE_DOWNSCALE}, got ${init.width}×${init.height}`);
+    }
+    if (init.rgb.length !== init.width * init.height * 3) {
+      throw new EngineInputError(`init image has ${init.rgb.length} bytes, expected ${init.width}×${init.height}×3`);
+    }
+    if (init.encodeSeed !== undefined && (init.encodeSeed < 0n || init.encodeSeed > MAX_SEED)) {
+      throw new EngineInputError(`init encode seed ${init.encodeSeed} is outside 0..2^63−1`);
+    }
   }
   // A refiner equal to the base is dropped unchecked, as Fooocus drops it.
   if (job.refiner && job.refiner.checkpoint !== job.checkpoint) validateRefinerJob(job.refiner, job.steps);

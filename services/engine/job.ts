@@ -85,6 +85,33 @@ export interface TextToImageJob {
   quality?: number;
   /** Produce a JPEG preview with each progress event. */
   previews?: boolean;
+  /**
+   * Image-to-image (Fooocus Vary): start from this image instead of an empty
+   * latent. Absent = text-to-image. Its size must equal width × height.
+   */
+  init?: InitImage;
+}
+
+/**
+ * The starting image of an image-to-image job (pipeline/imageToImage.ts):
+ * VAE-encoded (a posterior sample), noised to the first sigma of the
+ * denoise-sliced schedule, then sampled as usual.
+ */
+export interface InitImage {
+  /** HWC RGB bytes, width·height·3, already shaped as the VAE sees it (image/varyInputImage.ts). */
+  rgb: Uint8Array;
+  /** Multiples of 8, equal to the job's width and height. */
+  width: number;
+  height: number;
+  /** Denoising strength in (0, 1]: Fooocus Vary (Subtle) 0.5, Vary (Strong) 0.85. */
+  denoise: number;
+  /**
+   * Seed of the posterior draw `eps` of the VAE encode (Fooocus draws it from
+   * torch's global RNG, unseeded). Default: the first of `seeds`, so every
+   * image of the job starts from the same latent, as Fooocus encodes once
+   * per task. The draw is `torchRandn(shape, posteriorNoiseSeed(encodeSeed))`.
+   */
+  encodeSeed?: bigint;
 }
 
 /** One image's prompt workloads (TextToImageJob.perImagePrompts). */

@@ -9,6 +9,9 @@
 //     (request, prompt tags, then the performance LoRA), refiner, VAE, FreeU;
 //   - after the engine ran: the Fooocus V2 expansion text and the workloads actually encoded
 //     (GeneratedImage.expansion / .positive).
+// Vary: Fooocus' log/metadata has no field for the uov method or the vary strength
+// (F modules/async_worker.py save_and_log, modules/meta_parser.py), so none is written; what
+// changes is the Resolution, which is the input image's size after the shape-ceil resize.
 // The engine encodes WITHOUT metadata; embedOutputMetadata adds it to the encoded bytes.
 import type { GenerationJob } from '../core/request/generationJob.ts';
 import { applyMetadataSetting } from '../engine/image/metadata/embedImageMetadata.ts';
@@ -34,6 +37,8 @@ export interface PlannedMetadataInput {
   refinerModel: ModelFileRef | null;
   loras: readonly LoraRef[];
   version: string;
+  /** The generation size when it is not the request's (Vary: the input image's); default job.width × job.height. */
+  size?: { width: number; height: number };
 }
 
 export function plannedMetadata(input: PlannedMetadataInput): PlannedMetadata {
@@ -45,8 +50,8 @@ export function plannedMetadata(input: PlannedMetadataInput): PlannedMetadata {
     styles: [...input.styles],
     performance: job.performance,
     steps: job.steps,
-    width: job.width,
-    height: job.height,
+    width: input.size?.width ?? job.width,
+    height: input.size?.height ?? job.height,
     guidanceScale: job.cfg,
     sharpness: job.sharpness,
     adm: { ...job.admScalers },

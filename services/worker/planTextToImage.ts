@@ -15,7 +15,15 @@
 //      top-k (the plan passes `expansionSource` and the expansion folder);
 //   5. refiner (`refiner_model_name`, switch step, swap method), `vae_name`, FreeU, ADM
 //      scalers, clip skip and `black_out_nsfw` go to the engine job as they are; the
-//      performance mode's forced values were set by core (normaliseRequest).
+//      performance mode's forced values were set by core (normaliseRequest);
+//   6. Vary (varyGoal.ts; F modules/async_worker.py apply_vary): the input image is read from
+//      the BlobStore (readInputImage.ts, HWC3), resized to its shape ceil clamped to
+//      1024–2048 (PIL Lanczos) and cropped to multiples of 8 as the VAE does
+//      (engine/image/varyInputImage.ts); its size becomes the generation size (Fooocus:
+//      latent × 8, whatever the aspect ratio said), with the text-to-image steps and refiner
+//      switch and denoise 0.5 / 0.85 / overwrite_vary_strength. Fooocus encodes once per task,
+//      so every image's engine job carries the same image and encodes it with the task's
+//      first seed (`init.encodeSeed`): the images differ by their own noise only.
 // One engine job per image (one seed each), not one job with all seeds: FooocusAPI's stop
 // keeps the images finished before it and skip drops only the current one, and the engine
 // rejects a whole call when it is aborted; per-image calls keep every finished image and let
@@ -57,6 +65,11 @@ import { PythonRandom } from '../shared/pythonRandom.ts';
 import { plannedMetadata, type PlannedMetadata } from './imageMetadata.ts';
 import { TaskInputError } from './taskFailure.ts';
 import { assertTextToImageOnly } from './unsupportedFeatures.ts';
+import type { BlobStore } from '../core/ports.ts';
+import { varyInputImage } from '../engine/image/varyInputImage.ts';
+import type { InitImage } from '../engine/job.ts';
+import { readInputImage } from './readInputImage.ts';
+import { varyGoal } from './varyGoal.ts';
 
 /** Fooocus' expansion folder under the models directory. */
 export const EXPANSION_FOLDER = 'prompt_expansion/fooocus_expansion';
@@ -105,6 +118,8 @@ export interface PlanOptions {
   modelStore?: ModelStore;
   /** Written into image metadata. Default 'fooocus-cloud'. */
   version?: string;
+  /** Where input images are stored (`inputs/<sha256>.<ext>`); needed by a Vary request. */
+  blobs?: BlobStore;
 }
 
 interface ResolvedLora {
@@ -208,6 +223,19 @@ export async function planTextToImage(job: GenerationJob, options: PlanOptions):
     blackOutNsfw = { modelPath };
   }
 
+  // --- Vary: the input image as Fooocus sizes it; its size is the generation size ----------
+  const vary = varyGoal(job);
+  let width = job.width;
+  let height = job.height;
+  let init: Omit<InitImage, 'encodeSeed'> | undefined;
+  if (vary) {
+    if (!options.blobs) throw new Error('planTextToImage: a Vary request needs options.blobs to read its input image');
+    const image = varyInputImage(await readInputImage(options.blobs, vary.image, vary.field));
+    width = image.width;
+    height = image.height;
+    init = { rgb: image.data, width, height, denoise: vary.denoise };
+  }
+
   // --- metadata: model hashes (only when they are written) ----------------------------------
   let hashes: { base: ModelFileRef; refiner: ModelFileRef | null; loras: LoraRef[] } | null = null;
   if (job.output.saveMetadata) {
@@ -248,8 +276,8 @@ export async function planTextToImage(job: GenerationJob, options: PlanOptions):
       negative: styled.negative,
       positiveTopK: styled.positiveTopK,
       negativeTopK: styled.negativeTopK,
-      width: job.width,
-      height: job.height,
+      width,
+      height,
       steps: job.steps,
       sampler: job.sampler,
       scheduler: job.scheduler,
@@ -267,6 +295,8 @@ export async function planTextToImage(job: GenerationJob, options: PlanOptions):
     if (vae) engineJob.vae = vae;
     if (job.freeu.enabled) engineJob.freeu = { b1: job.freeu.b1, b2: job.freeu.b2, s1: job.freeu.s1, s2: job.freeu.s2 };
     if (blackOutNsfw) engineJob.blackOutNsfw = { ...blackOutNsfw };
+    // One encode seed for the task (Fooocus encodes once per task): the first image's seed.
+    if (init) engineJob.init = { ...init, encodeSeed: BigInt(job.imageSeeds[0]) };
     if (expansionSource !== undefined) {
       engineJob.expansionFolder = expansionFolder;
       engineJob.perImagePrompts = [
@@ -291,6 +321,7 @@ export async function planTextToImage(job: GenerationJob, options: PlanOptions):
             refinerModel: hashes.refiner,
             loras: hashes.loras,
             version: options.version ?? 'fooocus-cloud',
+            size: { width, height },
           })
         : null,
     });

@@ -177,7 +177,7 @@ export class TaskAttempt {
     if (this.ctx.taskTimeoutMs > 0) this.deadlineTimer = setTimeout(() => this.timeOut(), this.ctx.taskTimeoutMs);
     try {
       this.job = readGenerationJob(this.task.reqParams);
-      this.plan = await planTextToImage(this.job, { modelsDir: this.ctx.modelsDir, modelStore: this.ctx.modelStore, wildcardsDir: this.ctx.wildcardsDir });
+      this.plan = await planTextToImage(this.job, { modelsDir: this.ctx.modelsDir, modelStore: this.ctx.modelStore, wildcardsDir: this.ctx.wildcardsDir, blobs: this.ctx.blobs });
     } catch (err) {
       return await this.settleFailure(err);
     }

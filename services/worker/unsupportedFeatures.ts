@@ -2,10 +2,11 @@
 // instead of silently returning a plain text-to-image result for an upscale request.
 //
 // The engine runs text-to-image with Fooocus' text-to-image features (LoRAs, performance
-// modes, refiner, VAE override, FreeU, Fooocus V2 expansion, wildcards, NSFW censoring).
-// Still missing (open engine issues): vary/upscale, inpaint/outpaint, image prompts
-// (IP-Adapter, PyraCanny, CPDS, FaceSwap), enhance, and the refiner swap method 'vae' (an
-// SD 1.5 refiner through Fooocus' latent interposer, a model this engine does not have).
+// modes, refiner, VAE override, FreeU, Fooocus V2 expansion, wildcards, NSFW censoring) and
+// Vary (Subtle/Strong) (varyGoal.ts). Still missing (open engine issues): upscale,
+// inpaint/outpaint, image prompts (IP-Adapter, PyraCanny, CPDS, FaceSwap), enhance, and the
+// refiner swap method 'vae' (an SD 1.5 refiner through Fooocus' latent interposer, a model
+// this engine does not have).
 //
 // Each feature is refused only when Fooocus would actually USE it, mirroring its goal
 // selection (F modules/async_worker.py `handler`): a `current_tab` of 'uov' without an input
@@ -14,8 +15,9 @@
 // only matters when a refiner runs (none is a no-op in Fooocus, whatever the method says).
 import type { GenerationJob } from '../core/request/generationJob.ts';
 import { TaskInputError } from './taskFailure.ts';
+import { uovSelected, varyGoal } from './varyGoal.ts';
 
-const TEXT_TO_IMAGE_ONLY = 'only text-to-image runs on this engine for now';
+const TEXT_TO_IMAGE_ONLY = 'only text-to-image and Vary run on this engine for now';
 
 export function assertTextToImageOnly(job: GenerationJob): void {
   const feature = unsupportedFeature(job);
@@ -25,10 +27,10 @@ export function assertTextToImageOnly(job: GenerationJob): void {
 /** The first requested feature the engine lacks, as a client-facing message; null when none. */
 export function unsupportedFeature(job: GenerationJob): string | null {
   const tab = job.currentTab;
-  const mixUov = tab === 'ip' && job.controlnet.mixingImagePromptAndVaryUpscale;
   const mixInpaint = tab === 'ip' && job.controlnet.mixingImagePromptAndInpaint;
 
-  if ((tab === 'uov' || mixUov) && job.uov.image && job.uov.method.toLowerCase() !== 'disabled') {
+  // Vary runs (planTextToImage.ts); every other Upscale-or-Variation method is refused.
+  if (uovSelected(job) && !varyGoal(job)) {
     return `${job.uov.method} is not supported yet: ${TEXT_TO_IMAGE_ONLY}`;
   }
   if ((tab === 'inpaint' || mixInpaint) && job.inpaint.image) {

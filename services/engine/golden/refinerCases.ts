@@ -64,7 +64,7 @@ interface RefinerSection {
   joint_run?: JointRun;
 }
 
-interface FooocusSettings {
+export interface FooocusSettings {
   sharpness?: number;
   adaptive_cfg?: number;
   adm_scaler_positive?: number;
@@ -74,17 +74,17 @@ interface FooocusSettings {
 }
 
 /** SDXL conditions on the penultimate CLIP layer (README §0: CLIP skip 2), unless fooocus_settings says otherwise. */
-const DEFAULT_CLIP_SKIP = 2;
+export const DEFAULT_CLIP_SKIP = 2;
 
 /** A features-set tolerance whose key starts with `prefix` (`run_latents (step*.x, …)`). */
-function toleranceStartingWith(set: GoldenSet, prefix: string): Tolerance {
+export function toleranceStartingWith(set: GoldenSet, prefix: string): Tolerance {
   const key = Object.keys(set.json.tolerances?.fp32 ?? {}).find((k) => k === prefix || k.startsWith(`${prefix} `));
   if (!key) throw new Error(`cases.json has no tolerance ${prefix}`);
   return set.tolerance(key);
 }
 
 /** The u8 rule whose key starts with `prefix` (`run_image_u8 / png`). */
-function u8RuleStartingWith(set: GoldenSet, prefix: string) {
+export function u8RuleStartingWith(set: GoldenSet, prefix: string) {
   const key = Object.keys(set.json.tolerances?.fp32 ?? {}).find((k) => k.startsWith(prefix));
   return set.u8Rule(key ?? prefix);
 }
@@ -265,7 +265,7 @@ async function checkJointRun(checks: CaseChecks, set: GoldenSet, section: Refine
 }
 
 /** VAE output [1, C, H, W] in [-1, 1] → clamp((x + 1)/2, 0, 1) as NHWC (the features set's image01). */
-function nchwToUnitNhwc(image: FloatTensor): Float32Array {
+export function nchwToUnitNhwc(image: FloatTensor): Float32Array {
   const [, ch, h, w] = image.dims;
   const out = new Float32Array(ch * h * w);
   const f = Math.fround;

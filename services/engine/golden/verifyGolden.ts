@@ -26,7 +26,9 @@ import { runTokenCases, runTokenizerBpeCases } from './tokenCases.ts';
 import { runTorchRandnCases } from './torchRandnCases.ts';
 import { runTxt2imgCases } from './txt2imgCases.ts';
 import { runUnetCases } from './unetCases.ts';
+import { runUpscaleCases } from './upscaleCases.ts';
 import { runVaeCases } from './vaeCases.ts';
+import { runVaryCases } from './varyCases.ts';
 
 /** Case kinds this runner implements, by their `cases.json` key. */
 export const CASE_RUNNERS: Readonly<Record<string, CaseRunner>> = {
@@ -46,6 +48,8 @@ export const CASE_RUNNERS: Readonly<Record<string, CaseRunner>> = {
   freeu: runFreeuCases,
   expansion: runExpansionCases,
   lora: runLoraCases,
+  upscale: runUpscaleCases,
+  vary: runVaryCases,
 };
 
 export interface VerifyGoldenOptions {

@@ -1,15 +1,17 @@
 /**
  * One text-to-image generation (one seed), Fooocus's way (pipeline.md §1):
  * sigmas for the scheduler/sampler pair, torch-identical initial noise from
- * the seed, conditioning with Fooocus's timed ADM, the sampler with the UNet
- * denoiser (FreeU on the base UNet when the job asks; a refiner taking over
- * at the switch step, refiner.ts), then VAE decode and 8-bit conversion.
+ * the seed (added to an init image's latent for image-to-image, with the
+ * denoise-sliced schedule: imageToImage.ts), conditioning with Fooocus's
+ * timed ADM, the sampler with the UNet denoiser (FreeU on the base UNet when
+ * the job asks; a refiner taking over at the switch step, refiner.ts), then
+ * VAE decode and 8-bit conversion.
  */
 import { admSwitchTimestep, fooocusAdm } from '../conditioning/admConditioning.ts';
 import { fooocusSamplingSigmas } from '../diffusion/samplingSigmas.ts';
 import { resolveSampler } from '../diffusion/samplers/index.ts';
 import { torchRandn } from '../diffusion/torchRandn.ts';
-import { emptyLatentIn, latentForVae } from '../diffusion/latentFormat.ts';
+import { emptyLatentIn, latentForVae, latentFromVae } from '../diffusion/latentFormat.ts';
 import { initialLatent } from '../diffusion/initialLatent.ts';
 import { createBrownianNoise } from '../diffusion/brownian.ts';
 import { createSeededNoise } from '../diffusion/seededNoise.ts';
@@ -45,6 +47,12 @@ export interface TextToImageInput {
   refiner?: LoadedCheckpoint;
   /** Every denoiser evaluation, with the model that ran it (golden runs record these). */
   onEval?: (r: EvalRecord, model: 'base' | 'refiner') => void;
+  /**
+   * Image-to-image: the raw VAE latent of `job.init` (pipeline/imageToImage.ts),
+   * [1, 4, height/8, width/8]; the schedule is sliced by `job.init.denoise`.
+   * Absent = the empty latent of text-to-image.
+   */
+  initLatent?: ArrayLike<number>;
 }
 
 export interface RgbImage {
@@ -71,9 +79,16 @@ export async function sampleTextToImage(input: TextToImageInput): Promise<Latent
   const { model, job, seed } = input;
   const shape = latentShapeFor(job.width, job.height);
   const sampler = resolveSampler(job.sampler);
-  const { sigmas, modelSampling } = fooocusSamplingSigmas({ scheduler: job.scheduler, steps: job.steps, sampler: sampler.name });
+  // denoise < 1 (image-to-image): int(steps/denoise) scheduled, the last steps + 1 sampled.
+  const denoise = input.initLatent ? job.init?.denoise ?? 1 : 1;
+  const { sigmas, modelSampling } = fooocusSamplingSigmas({ scheduler: job.scheduler, steps: job.steps, sampler: sampler.name, denoise });
   const noise = Float64Array.from(torchRandn(shape, seed));
-  const latent = modelSampling.kind === 'edm' ? emptyLatentIn(modelSampling.kind, shape) : undefined;
+  if (input.initLatent && input.initLatent.length !== noise.length) {
+    throw new EngineInputError(`init latent has ${input.initLatent.length} values, the ${job.width}×${job.height} job needs ${noise.length}`);
+  }
+  const latent = input.initLatent
+    ? latentFromVae(input.initLatent, modelSampling.kind, shape)
+    : modelSampling.kind === 'edm' ? emptyLatentIn(modelSampling.kind, shape) : undefined;
   const xInit = initialLatent({ noise, sigmas, modelSampling, latent });
   const adm = job.adm ?? { positive: 1.5, negative: 0.8, end: 0.3 };
   const positive: SideConditioning = { text: input.positive, adm: fooocusAdm(input.positive.pooled, job.height, job.width, adm.positive) };
