@@ -25,6 +25,7 @@ import type { ApiContext, ModelCatalog, ReadinessCheck, ResolveJobImages } from 
 import { createApiKeyVerifier, requireApiKey } from './http/apiKeyAuth.ts';
 import { errorMapper } from './http/errorMapper.ts';
 import { httpMetrics } from './http/httpMetrics.ts';
+import { legacyRoutes } from './legacy/index.ts';
 import { registerRoutes, slashRedirectAndNotFound } from './http/routeTable.ts';
 import { blobUrl } from './responses/resultUrls.ts';
 import { controlRoutes } from './routes/control.ts';
@@ -150,6 +151,7 @@ export function createApp(options: CreateAppOptions): ApiApp {
       enginesRoutes(ctx),
       healthRoutes(ctx, { draining: () => draining }),
       metricsRoutes(ctx),
+      legacyRoutes(ctx),
     ],
     requireApiKey(verifier),
   );

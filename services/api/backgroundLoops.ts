@@ -8,7 +8,8 @@
  * The webhook body is FooocusAPI's (a JSON string holding the record, §5.1) rendered with the
  * same record view as the sync reply and /tasks (responses/fooocusRecord.ts), so `req_params`
  * is FooocusAPI's processed request — not the stored GenerationJob — and the seed is a bare
- * integer.
+ * integer. Tasks created through the Fooocus-API (old) routes get that project's body instead
+ * (`{"job_id", "job_result": [{url, seed}]}`, §5.2; services/api/legacy/legacyWebhookBody.ts).
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -19,6 +20,8 @@ import { startReconciler } from './background/reconciler.ts';
 import { startWebhookDelivery } from './background/webhookDelivery.ts';
 import { publicBaseUrl, type ApiConfig } from './config.ts';
 import { createUrlFetcher, type UrlFetcher } from './edge/urlFetch/index.ts';
+import { legacyMarkerOf } from './legacy/legacyTask.ts';
+import { renderLegacyWebhookBody } from './legacy/legacyWebhookBody.ts';
 import { taskRow } from './responses/fooocusRecord.ts';
 import { blobUrl } from './responses/resultUrls.ts';
 
@@ -60,6 +63,7 @@ export function startBackgroundLoops(options: BackgroundLoopsOptions): Backgroun
     outputUrl: (key) => blobUrl(base, key),
     renderBody: (_delivery, task) => {
       if (!task) return null;
+      if (legacyMarkerOf(task)) return renderLegacyWebhookBody(task, { publicBaseUrl: base });
       const record = pythonJsonDumps(taskRow(task, { publicBaseUrl: base, fooocusFailures: config.FOOOCUS_STATUS_COMPAT }));
       return JSON.stringify(record.replace(/"image_seed": "(-?\d+)"/, '"image_seed": $1'));
     },

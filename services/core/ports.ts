@@ -121,6 +121,8 @@ export interface TaskStore {
   create(task: NewTask): Promise<CreateTaskResult>;
   get(id: string): Promise<Task | null>;
   list(query: TaskListQuery): Promise<Task[]>;
+  /** How many tasks match the filter, without reading them (queue sizes). */
+  count(filter: Pick<TaskListQuery, 'statuses' | 'createdFrom' | 'createdTo' | 'owner'>): Promise<number>;
   /**
    * Fenced `UPDATE … SET status='running', attempt=attempt+1 WHERE id=$1 AND status='queued'`.
    * Of two concurrent claims exactly one wins.

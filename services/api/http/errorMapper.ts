@@ -12,13 +12,16 @@
  * | HttpError (edge-only)        | problem+json (a string `detail` too)   | problem+json                     |
  * | anything else                | 500 text/plain "Internal Server Error" | 500 internal                     |
  *
+ * Fooocus-API (old) routes (style `fooocus-v0`) answer like FooocusAPI routes, but their 422
+ * adds `"body"`: the request body as received (`res.locals.requestBody`, else `req.body`).
+ *
  * The 500 keeps FooocusAPI's (Starlette's) plain-text body on its routes; the error itself is
  * logged with the request id, never sent (it may hold paths or SQL).
  */
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { isDomainError, type DomainError, type ValidationIssue } from '../../core/errors.ts';
-import { errorStyleOf } from './errorStyle.ts';
+import { errorStyleOf, type ErrorStyle } from './errorStyle.ts';
 import { HttpError } from './httpError.ts';
 import { problem, sendProblem } from './problem.ts';
 
@@ -39,11 +42,11 @@ export function errorMapper(logger: Logger): ErrorRequestHandler {
       return;
     }
     if (isDomainError(err)) {
-      sendDomainError(res, err, style, req.originalUrl);
+      sendDomainError(res, err, style, req.originalUrl, req.body);
       return;
     }
     logger.error({ err, method: req.method, path: req.path }, 'unhandled error');
-    if (style === 'fooocus') {
+    if (style !== 'problem') {
       res.status(500).type('text/plain').send('Internal Server Error');
     } else {
       sendProblem(res, problem('internal', 'The server failed to handle this request.', { instance: req.originalUrl }));
@@ -52,11 +55,12 @@ export function errorMapper(logger: Logger): ErrorRequestHandler {
   };
 }
 
-function sendDomainError(res: Response, err: DomainError, style: 'fooocus' | 'problem', instance: string): void {
-  const fooocus = style === 'fooocus';
+function sendDomainError(res: Response, err: DomainError, style: ErrorStyle, instance: string, requestBody: unknown): void {
+  const fooocus = style !== 'problem';
   switch (err.code) {
     case 'validation_error':
-      if (fooocus) res.status(422).json({ detail: err.issues });
+      if (style === 'fooocus-v0') res.status(422).json({ detail: err.issues, body: res.locals.requestBody ?? requestBody ?? null });
+      else if (fooocus) res.status(422).json({ detail: err.issues });
       else sendProblem(res, problem('validation', err.message, { instance, invalid_params: toInvalidParams(err.issues) }));
       return;
     case 'auth':

@@ -4,10 +4,13 @@
  * parse them; routes FooocusAPI never had answer RFC 9457 problem+json (ecosystem.md A7).
  * The route table sets it per route, before any other middleware runs, so the one error
  * mapper (errorMapper.ts) can read it from `res.locals`.
+ *
+ * `fooocus-v0` is the old Fooocus-API (services/api/legacy): the same FastAPI bodies, except
+ * that its 422 echoes the request body (`{"detail": [...], "body": ...}`, api-contract §0.2).
  */
 import type { NextFunction, Request, Response } from 'express';
 
-export type ErrorStyle = 'fooocus' | 'problem';
+export type ErrorStyle = 'fooocus' | 'fooocus-v0' | 'problem';
 
 export function setErrorStyle(style: ErrorStyle) {
   return (_req: Request, res: Response, next: NextFunction) => {
@@ -17,5 +20,6 @@ export function setErrorStyle(style: ErrorStyle) {
 }
 
 export function errorStyleOf(res: Response): ErrorStyle {
-  return res.locals.errorStyle === 'problem' ? 'problem' : 'fooocus';
+  const style = res.locals.errorStyle;
+  return style === 'problem' || style === 'fooocus-v0' ? style : 'fooocus';
 }

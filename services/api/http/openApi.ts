@@ -9,6 +9,7 @@ import { commonRequestJsonSchema } from '../../core/request/commonRequest.ts';
 import { recordResponseSchema, taskRowSchema } from '../responses/fooocusRecord.ts';
 import { streamEventSchema } from '../responses/streamEvent.ts';
 import { describeImageRequestSchema, generateMaskRequestSchema } from '../routes/tools.ts';
+import { legacyOpenApiPaths, legacyOpenApiSchemas } from '../legacy/legacyOpenApi.ts';
 import { PROBLEM_TYPES, problemTypeUri } from './problem.ts';
 
 function schemaOf(schema: z.ZodType, io: 'input' | 'output' = 'output'): Record<string, unknown> {
@@ -173,6 +174,7 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
       '/healthz': { get: { summary: 'Liveness', responses: { '200': json({ type: 'object' }, 'Alive.') } } },
       '/readyz': { get: { summary: 'Readiness', responses: { '200': json({ type: 'object' }, 'Ready or degraded.'), '503': json({ type: 'object' }, 'Not ready.') } } },
       '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'text/plain exposition format.' } } } },
+      ...legacyOpenApiPaths(),
     },
     webhooks: {
       'task.completed': {
@@ -194,6 +196,7 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
         TaskRow: schemaOf(taskRowSchema),
         RecordResponse: schemaOf(recordResponseSchema),
         StreamEvent: schemaOf(streamEventSchema),
+        ...legacyOpenApiSchemas(),
         TaskLists: {
           type: 'object',
           required: ['history', 'current', 'pending'],

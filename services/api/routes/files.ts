@@ -19,30 +19,35 @@ import { contentTypeOf, convertImage, parseImageAccept } from '../responses/imag
 
 const IMAGE_NAME = /\.(png|jpg|jpeg|webp)$/i;
 
-export function filesRoutes(ctx: ApiContext): RouteGroup {
-  async function serve(req: Request, res: Response, key: string, requireImageName: boolean): Promise<void> {
-    let blob: Awaited<ReturnType<typeof ctx.blobs.get>>;
-    try {
-      blob = await ctx.blobs.get(key);
-    } catch (err) {
-      if ((err as Error)?.name === 'InvalidBlobKeyError') blob = null;
-      else throw err;
-    }
-    if (!blob || (requireImageName && !IMAGE_NAME.test(key))) {
-      res.status(404).end();
-      return;
-    }
-    const ext = parseImageAccept(req.get('accept'), { unknownAs: null });
-    if (ext) {
-      const converted = await convertImage(blob.bytes, ext);
-      res.status(200).type(contentTypeOf(ext)).set('Cache-Control', 'no-cache').send(converted);
-      return;
-    }
-    res.status(200).type(blob.contentType).set('Cache-Control', 'public, max-age=3600').send(Buffer.from(blob.bytes));
+/** `GET /outputs/*path`'s handler; Fooocus-API's `/files/*path` (services/api/legacy) reuses it. */
+export function outputFileHandler(ctx: ApiContext) {
+  return (req: Request, res: Response) => serveBlob(ctx, req, res, ['outputs', ...segments(req.params.path)].join('/'), true);
+}
+
+const segments = (p: unknown) => (Array.isArray(p) ? p.map(String) : [String(p)]);
+
+async function serveBlob(ctx: ApiContext, req: Request, res: Response, key: string, requireImageName: boolean): Promise<void> {
+  let blob: Awaited<ReturnType<typeof ctx.blobs.get>>;
+  try {
+    blob = await ctx.blobs.get(key);
+  } catch (err) {
+    if ((err as Error)?.name === 'InvalidBlobKeyError') blob = null;
+    else throw err;
   }
+  if (!blob || (requireImageName && !IMAGE_NAME.test(key))) {
+    res.status(404).end();
+    return;
+  }
+  const ext = parseImageAccept(req.get('accept'), { unknownAs: null });
+  if (ext) {
+    const converted = await convertImage(blob.bytes, ext);
+    res.status(200).type(contentTypeOf(ext)).set('Cache-Control', 'no-cache').send(converted);
+    return;
+  }
+  res.status(200).type(blob.contentType).set('Cache-Control', 'public, max-age=3600').send(Buffer.from(blob.bytes));
+}
 
-  const segments = (p: unknown) => (Array.isArray(p) ? p.map(String) : [String(p)]);
-
+export function filesRoutes(ctx: ApiContext): RouteGroup {
   return {
     routes: [
       {
@@ -50,14 +55,14 @@ export function filesRoutes(ctx: ApiContext): RouteGroup {
         path: '/outputs/*path',
         style: 'fooocus',
         auth: false,
-        handlers: [(req: Request, res: Response) => serve(req, res, ['outputs', ...segments(req.params.path)].join('/'), true)],
+        handlers: [outputFileHandler(ctx)],
       },
       {
         method: 'get',
         path: '/inputs/:file_name',
         style: 'fooocus',
         auth: false,
-        handlers: [(req: Request, res: Response) => serve(req, res, `inputs/${req.params.file_name}`, false)],
+        handlers: [(req: Request, res: Response) => serveBlob(ctx, req, res, `inputs/${req.params.file_name}`, false)],
       },
     ],
   };

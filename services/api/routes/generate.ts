@@ -28,10 +28,10 @@
 import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { ValidationError } from '../../core/errors.ts';
-import { parseCommonRequest } from '../../core/request/commonRequest.ts';
+import { parseCommonRequest, type CommonRequest, type ParseCommonRequestOptions } from '../../core/request/commonRequest.ts';
 import { jobImageSlots, type GenerationJob } from '../../core/request/generationJob.ts';
 import { normaliseRequest } from '../../core/request/normaliseRequest.ts';
-import type { Task } from '../../core/task/taskRecord.ts';
+import type { JsonObject, Task } from '../../core/task/taskRecord.ts';
 import { isTerminal } from '../../core/task/taskStatus.ts';
 import { UrlFetchError } from '../edge/urlFetch/index.ts';
 import type { ApiContext } from '../http/apiContext.ts';
@@ -61,35 +61,19 @@ export function generateRoutes(ctx: ApiContext): RouteGroup {
   async function generate(req: Request, res: Response): Promise<void> {
     if (req.body === undefined) throw missingBody();
     const binaryExt = parseImageAccept(req.get('accept'), { unknownAs: 'png' });
-    const request = parseCommonRequest(req.body);
-    const mode: ResponseMode = binaryExt ? 'binary' : request.stream_output ? 'stream' : request.async_process ? 'async' : 'sync';
-
-    let job = normaliseRequest(request, {
-      presets: ctx.presets,
-      styles: ctx.styles,
-      defaultWebhookUrl: ctx.config.WEBHOOK_URL,
-      binaryResponse: mode === 'binary',
-      maxPixels: ctx.config.MAX_IMAGE_PIXELS,
+    const modeOf = (r: CommonRequest): ResponseMode => (binaryExt ? 'binary' : r.stream_output ? 'stream' : r.async_process ? 'async' : 'sync');
+    const { task, created, request } = await submitGeneration(ctx, {
+      body: req.body,
+      owner: res.locals.owner ?? null,
+      idempotencyKeyHeader: req.get('idempotency-key'),
+      binaryResponse: Boolean(binaryExt),
+      modeOf,
     });
-    const idempotencyKey = parseIdempotencyKey(req.get('idempotency-key'));
-    const fingerprint = requestFingerprint(req.body, mode);
-    await checkWebhookUrl(ctx, request.webhook_url);
-    job = await resolveImages(ctx, job);
-
-    const owner: string | null = res.locals.owner ?? null;
-    const created = await ctx.store.create({
-      id: ctx.newTaskId(),
-      reqParams: toStoredReqParams(job, fingerprint),
-      webhookUrl: job.webhookUrl === '' ? null : job.webhookUrl,
-      owner,
-      idempotencyKey,
-    });
-    const task = created.task;
-    if (created.created) {
+    const mode = modeOf(request);
+    if (created) {
       submitted.inc({ api: 'fooocus', mode });
-      ctx.dispatcher.publish(task.id, task.attempt).catch((err) => ctx.logger.warn({ err, taskId: task.id }, 'direct publish failed; the outbox relay will retry'));
     } else {
-      checkIdempotentRepeat(task, fingerprint, mode);
+      checkIdempotentRepeat(task, requestFingerprint(req.body, mode), mode);
     }
     res.set('X-Task-Id', task.id);
 
@@ -123,6 +107,57 @@ export function generateRoutes(ctx: ApiContext): RouteGroup {
       },
     ],
   };
+}
+
+export interface SubmitGenerationInput {
+  /** The parsed JSON body (FooocusAPI CommonRequest, or a Fooocus-API body already mapped by services/api/legacy). */
+  body: unknown;
+  /** parseCommonRequest options (legacy input_image target). Default: none. */
+  parseOptions?: ParseCommonRequestOptions;
+  /** Tenant from requireApiKey (`res.locals.owner`). */
+  owner: string | null;
+  /** The raw Idempotency-Key header (validated after the body, as before: 422 wins over 400). */
+  idempotencyKeyHeader?: string;
+  /** The answer will be binary: image_number forced to 1. */
+  binaryResponse: boolean;
+  /** The response mode, decided from the validated request (part of the idempotency fingerprint). */
+  modeOf: (request: CommonRequest) => string;
+  /** Extra top-level keys stored next to the job in reqParams (the worker ignores them). */
+  extraReqParams?: JsonObject;
+}
+
+/**
+ * The one submit path shared by /v1/engine/generate/ and the Fooocus-API compat routes:
+ * CommonRequest validation + normalisation (422), webhook_url check, input images resolved
+ * and stored, then task + outbox in one transaction and a best-effort direct publish.
+ */
+export async function submitGeneration(ctx: ApiContext, input: SubmitGenerationInput): Promise<{ task: Task; created: boolean; job: GenerationJob; request: CommonRequest }> {
+  const request = parseCommonRequest(input.body, input.parseOptions);
+  const mode = input.modeOf(request);
+  let job = normaliseRequest(request, {
+    presets: ctx.presets,
+    styles: ctx.styles,
+    defaultWebhookUrl: ctx.config.WEBHOOK_URL,
+    binaryResponse: input.binaryResponse,
+    maxPixels: ctx.config.MAX_IMAGE_PIXELS,
+  });
+  const idempotencyKey = parseIdempotencyKey(input.idempotencyKeyHeader);
+  const fingerprint = requestFingerprint(input.body, mode);
+  await checkWebhookUrl(ctx, request.webhook_url);
+  job = await resolveImages(ctx, job);
+
+  const created = await ctx.store.create({
+    id: ctx.newTaskId(),
+    reqParams: { ...toStoredReqParams(job, fingerprint), ...input.extraReqParams },
+    webhookUrl: job.webhookUrl === '' ? null : job.webhookUrl,
+    owner: input.owner,
+    idempotencyKey,
+  });
+  const task = created.task;
+  if (created.created) {
+    ctx.dispatcher.publish(task.id, task.attempt).catch((err) => ctx.logger.warn({ err, taskId: task.id }, 'direct publish failed; the outbox relay will retry'));
+  }
+  return { task, created: created.created, job, request };
 }
 
 async function resolveImages(ctx: ApiContext, job: GenerationJob): Promise<GenerationJob> {
@@ -184,7 +219,7 @@ function checkIdempotentRepeat(task: Task, fingerprint: string, mode: ResponseMo
 }
 
 /** Waits for the task's end unless the client leaves first (then resolves null). */
-async function untilTerminal(ctx: ApiContext, res: Response, task: Task): Promise<Task | null> {
+export async function untilTerminal(ctx: ApiContext, res: Response, task: Task): Promise<Task | null> {
   if (isTerminal(task.status)) return task;
   const watch = watchTask(ctx, task.id, { recheckMs: ctx.config.SYNC_RECHECK_MS });
   const gone = new Promise<null>((resolve) => res.once('close', () => resolve(null)));

@@ -11,7 +11,7 @@ import { enqueueWebhook } from './enqueueWebhook.ts';
 import { failTask } from './failTask.ts';
 import { getTask } from './getTask.ts';
 import { heartbeatTask } from './heartbeatTask.ts';
-import { countTasks, listTasks, type TaskFilter } from './listTasks.ts';
+import { countTasks, listTasks } from './listTasks.ts';
 import { markOutboxSent } from './markOutboxSent.ts';
 import { markWebhookDelivered } from './markWebhookDelivered.ts';
 import { markWebhookFailed } from './markWebhookFailed.ts';
@@ -28,10 +28,7 @@ export interface PostgresTaskStoreOptions {
   db: Kysely<FooocusDatabase>;
 }
 
-export interface PostgresTaskStore extends TaskStore {
-  /** Number of tasks matching the filter (e.g. queued tasks of one API key, for QUEUE_IS_FULL). */
-  count(filter: TaskFilter): Promise<number>;
-}
+export type PostgresTaskStore = TaskStore;
 
 export function createPostgresTaskStore({ db }: PostgresTaskStoreOptions): PostgresTaskStore {
   // Transient database failures surface as TransientInfraError (transientDbError.ts).
