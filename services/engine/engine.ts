@@ -15,13 +15,18 @@
  * expansion model and the NSFW classifier stay loaded between jobs, like
  * checkpoints. Generation metadata is not written here: the caller knows the
  * request and embeds it in the returned bytes (image/metadata/).
+ *
+ * `upscale` runs Fooocus's upscaler (ESRGAN, upscale/loadedUpscaler.ts) outside
+ * any job: the caller (Fooocus Upscale) feeds its result to a job's init image
+ * or returns it as it is. The upscaler stays loaded, one at a time, like the
+ * separate VAE.
  */
 import { join } from 'node:path';
 import type { EngineConfig } from './engineConfig.ts';
 import { encodeRgb8 } from './image/encodeImage.ts';
 import { latentPreviewJpeg } from './image/latentPreview.ts';
 import { EngineAbortedError, EngineInputError } from './io/engineErrors.ts';
-import type { GenerateOptions, GeneratedImage, TextToImageJob } from './job.ts';
+import type { GenerateOptions, GeneratedImage, TextToImageJob, UpscaledImage, UpscaleImageOptions, UpscaleResize } from './job.ts';
 import { encodeWorkloads, type TextConditioning } from './pipeline/encodePrompt.ts';
 import { decodeLatent, sampleTextToImage } from './pipeline/textToImage.ts';
 import { encodeInitImage, VAE_DOWNSCALE } from './pipeline/imageToImage.ts';
@@ -34,6 +39,10 @@ import { validateRefinerJob } from './pipeline/refiner.ts';
 import type { LoraRequest } from './lora/mergeLoras.ts';
 import { loadExpansion, type PromptExpansion } from './text/promptExpansion.ts';
 import { SafetyChecker } from './image/safetyChecker.ts';
+import { resampleLanczos, type U8Image } from './image/resampleLanczos.ts';
+import { setImageShapeCeil } from './image/varyInputImage.ts';
+import { LoadedUpscaler } from './upscale/loadedUpscaler.ts';
+import type { RgbImage } from './upscale/tiledUpscale.ts';
 
 export const MAX_SEED = (1n << 63n) - 1n;
 
@@ -45,6 +54,8 @@ export class Engine {
   private expansion: { folder: string; load: Promise<PromptExpansion> } | null = null;
   /** The black_out_nsfw classifier, by path; one at a time. */
   private safetyChecker: { path: string; load: Promise<SafetyChecker> } | null = null;
+  /** The upscaler (ESRGAN) last used, by path; one at a time. */
+  private upscaler: { path: string; load: Promise<LoadedUpscaler> } | null = null;
   private provider: ProviderChoice | null = null;
 
   constructor(readonly config: EngineConfig) {}
@@ -168,7 +179,42 @@ export class Engine {
     return images;
   }
 
+  /**
+   * Fooocus perform_upscale with the model at `modelPath` (a torch `.bin` or a `.safetensors`;
+   * CheckpointError naming it when absent or not an ESRGAN), then `opts.resize` and
+   * `opts.blackOutNsfw`. Aborts between tiles with the signal's reason.
+   */
+  async upscale(modelPath: string, pixels: RgbImage, opts: UpscaleImageOptions = {}): Promise<UpscaledImage> {
+    const { width, height } = pixels;
+    if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || pixels.data.length !== width * height * 3) {
+      throw new EngineInputError(`upscale input must be HWC RGB bytes of a positive integer size, got ${width}×${height} with ${pixels.data.length} bytes`);
+    }
+    const resize = opts.resize;
+    if (resize && !validResize(resize)) {
+      throw new EngineInputError(`upscale resize must be a shape ceil ≥ 64 or a positive integer size, got ${JSON.stringify(resize)}`);
+    }
+    opts.signal?.throwIfAborted();
+    const upscaler = await this.loadUpscaler(modelPath);
+    const out = await upscaler.upscale(pixels, { signal: opts.signal, onTile: (tile, tiles) => opts.onProgress?.({ tile, tiles }) });
+    let image: U8Image = { ...out, channels: 3 };
+    if (resize) {
+      opts.signal?.throwIfAborted();
+      image = 'shapeCeil' in resize ? setImageShapeCeil(image, resize.shapeCeil) : resampleLanczos(image, resize.width, resize.height);
+    }
+    let nsfw: boolean | undefined;
+    if (opts.blackOutNsfw) {
+      const checker = await this.loadSafetyChecker(opts.blackOutNsfw.modelPath);
+      nsfw = (await checker.check({ rgb: image.data, width: image.width, height: image.height })).nsfw;
+      // Fooocus default_censor: a flagged image becomes black, same size.
+      if (nsfw) image = { ...image, data: new Uint8Array(image.data.length) };
+    }
+    return { data: image.data, width: image.width, height: image.height, scale: upscaler.config.scale, ...(nsfw !== undefined ? { nsfw } : {}) };
+  }
+
   async close(): Promise<void> {
+    const upscaler = this.upscaler;
+    this.upscaler = null;
+    await upscaler?.load.then((u) => u.close()).catch(() => undefined);
     const all = [...this.loaded.values()];
     this.loaded.clear();
     const vae = this.vae;
@@ -197,6 +243,21 @@ export class Engine {
     const vae = await this.vae!.load;
     vae.assertFits(checkpoint);
     return vae;
+  }
+
+  /** The upscaler at `path`, loaded once (CheckpointError naming it when it is missing or not an ESRGAN). */
+  private loadUpscaler(path: string): Promise<LoadedUpscaler> {
+    if (this.upscaler?.path !== path) {
+      const previous = this.upscaler;
+      // float32 like the VAE: the golden-verified precision; Fooocus runs fp16 on a GPU.
+      const load = LoadedUpscaler.load(path, { cacheDir: this.config.cacheDir, compute: 'float32', session: this.sessionOptions() });
+      this.upscaler = { path, load };
+      load.catch(() => {
+        if (this.upscaler?.load === load) this.upscaler = null;
+      });
+      previous?.load.then((u) => u.close()).catch(() => undefined);
+    }
+    return this.upscaler!.load;
   }
 
   /** The Fooocus V2 expansion in `folder`, loaded once (ExpansionFolderError naming missing files). */
@@ -268,6 +329,11 @@ function loraWarnings(model: LoadedCheckpoint, prefix: string): string[] {
 
 export function defaultCacheDir(modelsDir: string): string {
   return join(modelsDir, '.onnx-cache');
+}
+
+function validResize(resize: UpscaleResize): boolean {
+  if ('shapeCeil' in resize) return Number.isFinite(resize.shapeCeil) && resize.shapeCeil >= 64;
+  return Number.isInteger(resize.width) && Number.isInteger(resize.height) && resize.width >= 1 && resize.height >= 1;
 }
 
 function validateJob(job: TextToImageJob): void {

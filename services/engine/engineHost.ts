@@ -6,28 +6,34 @@
  * runtime"), so a UNet step would freeze heartbeats, HTTP and SSE for its
  * whole duration. The sampling loop and the sessions therefore live in one
  * worker thread; the host exchanges only jobs, progress and results with it.
- * Cancellation crosses as a message and is checked between steps.
+ * Cancellation crosses as a message and is checked between steps (and
+ * between upscaler tiles). Generate and upscale share the id space, the
+ * abort message and the one-at-a-time queue of the thread.
  */
 import { Worker } from 'node:worker_threads';
 import type { EngineConfig } from './engineConfig.ts';
-import type { GenerateOptions, GeneratedImage, TextToImageJob } from './job.ts';
+import type { GenerateOptions, GeneratedImage, GenerationProgress, TextToImageJob, UpscaledImage, UpscaleImageOptions, UpscaleProgress } from './job.ts';
+import type { RgbImage } from './upscale/tiledUpscale.ts';
 import { reviveEngineError, type SerializedError } from './engineErrorTransport.ts';
 import { EngineAbortedError } from './io/engineErrors.ts';
 
 export type ToThread =
   | { type: 'generate'; id: number; job: TextToImageJob }
+  | { type: 'upscale'; id: number; modelPath: string; pixels: RgbImage; options: Pick<UpscaleImageOptions, 'resize' | 'blackOutNsfw'> }
   | { type: 'abort'; id: number; kind: 'stop' | 'skip' | 'abort' };
 
 export type FromThread =
-  | { type: 'progress'; id: number; progress: import('./job.ts').GenerationProgress }
+  | { type: 'progress'; id: number; progress: GenerationProgress }
+  | { type: 'upscaleProgress'; id: number; progress: UpscaleProgress }
   | { type: 'result'; id: number; images: GeneratedImage[] }
+  | { type: 'upscaled'; id: number; image: UpscaledImage }
   | { type: 'error'; id: number; error: SerializedError }
   | { type: 'ready' };
 
 interface Pending {
-  resolve: (v: GeneratedImage[]) => void;
+  resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
-  opts: GenerateOptions;
+  onProgress?: (p: unknown) => void;
 }
 
 export class EngineHost {
@@ -48,19 +54,31 @@ export class EngineHost {
   }
 
   generate(job: TextToImageJob, opts: GenerateOptions = {}): Promise<GeneratedImage[]> {
+    return this.call((id) => ({ type: 'generate', id, job }), opts.signal, opts.onProgress as Pending['onProgress']);
+  }
+
+  /** Engine.upscale in the thread (the pixels are copied over, the result transferred back). */
+  upscale(modelPath: string, pixels: RgbImage, opts: UpscaleImageOptions = {}): Promise<UpscaledImage> {
+    const { signal, onProgress, ...options } = opts;
+    const plain = { data: pixels.data, width: pixels.width, height: pixels.height };
+    return this.call((id) => ({ type: 'upscale', id, modelPath, pixels: plain, options }), signal, onProgress as Pending['onProgress']);
+  }
+
+  private call<T>(message: (id: number) => ToThread, signal: AbortSignal | undefined, onProgress: Pending['onProgress']): Promise<T> {
     if (this.closed) return Promise.reject(new Error('engine host is closed'));
     if (this.dead) return Promise.reject(this.dead);
+    // Already aborted: never started (the thread would begin it before the abort message landed).
+    if (signal?.aborted) return Promise.reject(signal.reason instanceof EngineAbortedError ? signal.reason : new EngineAbortedError());
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, opts });
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onProgress });
       const onAbort = () => {
-        const reason = opts.signal?.reason;
+        const reason = signal?.reason;
         const kind = reason instanceof EngineAbortedError ? reason.kind : 'abort';
         this.worker.postMessage({ type: 'abort', id, kind } satisfies ToThread);
       };
-      if (opts.signal?.aborted) onAbort();
-      else opts.signal?.addEventListener('abort', onAbort, { once: true });
-      this.worker.postMessage({ type: 'generate', id, job } satisfies ToThread);
+      this.worker.postMessage(message(id));
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -74,11 +92,14 @@ export class EngineHost {
     if (m.type === 'ready') return;
     const p = this.pending.get(m.id);
     if (!p) return;
-    if (m.type === 'progress') {
-      p.opts.onProgress?.(m.progress);
+    if (m.type === 'progress' || m.type === 'upscaleProgress') {
+      p.onProgress?.(m.progress);
     } else if (m.type === 'result') {
       this.pending.delete(m.id);
       p.resolve(m.images);
+    } else if (m.type === 'upscaled') {
+      this.pending.delete(m.id);
+      p.resolve(m.image);
     } else {
       this.pending.delete(m.id);
       p.reject(reviveEngineError(m.error));

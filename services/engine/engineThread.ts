@@ -1,5 +1,5 @@
 /**
- * The worker-thread side of EngineHost: one Engine, jobs run one at a time
+ * The worker-thread side of EngineHost: one Engine, jobs and upscales run one at a time
  * in arrival order (a GPU runs one job well; queueing is the worker's job).
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -27,6 +27,18 @@ port.on('message', (m: ToThread) => {
   controllers.set(m.id, ac);
   chain = chain.then(async () => {
     try {
+      if (m.type === 'upscale') {
+        const image = await engine.upscale(m.modelPath, m.pixels, {
+          ...m.options,
+          signal: ac.signal,
+          onProgress: (progress) => send({ type: 'upscaleProgress', id: m.id, progress }),
+        });
+        // Transferred, not copied (a 4× image is large); only when it owns its whole buffer.
+        const { buffer, byteOffset, byteLength } = image.data;
+        const transfer = byteOffset === 0 && byteLength === buffer.byteLength && buffer instanceof ArrayBuffer ? [buffer] : [];
+        send({ type: 'upscaled', id: m.id, image }, transfer);
+        return;
+      }
       const images = await engine.generate(m.job, {
         signal: ac.signal,
         onProgress: (progress) => send({ type: 'progress', id: m.id, progress }),

@@ -187,3 +187,42 @@ export interface GenerateOptions {
   onProgress?: (p: GenerationProgress) => void;
   signal?: AbortSignal;
 }
+
+/**
+ * Engine.upscale: Fooocus's upscaler (perform_upscale, upscale/loadedUpscaler.ts) on an
+ * 8-bit RGB image, then optionally Fooocus apply_upscale's resize and `default_censor`.
+ * Both run here, in the engine thread, because a PIL-exact Lanczos of a 4× image is
+ * seconds of synchronous JS that must not stall the worker's heartbeats.
+ */
+export interface UpscaleImageOptions {
+  signal?: AbortSignal;
+  /** After each model tile. */
+  onProgress?: (p: UpscaleProgress) => void;
+  /** Resize of the model's output; absent = the model's output as it is (×scale). */
+  resize?: UpscaleResize;
+  /** black_out_nsfw on the final image (Fooocus censors an upscale it returns directly); absent = no check. */
+  blackOutNsfw?: { modelPath: string };
+}
+
+/**
+ * `{ shapeCeil }`: Fooocus `set_image_shape_ceil` (sides multiples of 64, PIL Lanczos);
+ * `{ width, height }`: Fooocus `resample_image` (PIL Lanczos to exactly that size).
+ */
+export type UpscaleResize = { shapeCeil: number } | { width: number; height: number };
+
+export interface UpscaleProgress {
+  /** Tiles done (1-based) of `tiles`. */
+  tile: number;
+  tiles: number;
+}
+
+export interface UpscaledImage {
+  /** HWC RGB bytes. */
+  data: Uint8Array;
+  width: number;
+  height: number;
+  /** The model's scale (4 for Fooocus's upscaler). */
+  scale: number;
+  /** Present when blackOutNsfw was asked: true when the image was flagged and blacked out. */
+  nsfw?: boolean;
+}

@@ -12,6 +12,9 @@
 // Vary: Fooocus' log/metadata has no field for the uov method or the vary strength
 // (F modules/async_worker.py save_and_log, modules/meta_parser.py), so none is written; what
 // changes is the Resolution, which is the input image's size after the shape-ceil resize.
+// Upscale (with diffusion): likewise no uov field; Steps are the UOV steps and the Resolution
+// the upscaled size. An Upscale returned directly (Fast, or too large) carries no metadata:
+// Fooocus logs it with the label 'Upscale (Fast)' only and writes nothing into the file.
 // The engine encodes WITHOUT metadata; embedOutputMetadata adds it to the encoded bytes.
 import type { GenerationJob } from '../core/request/generationJob.ts';
 import { applyMetadataSetting } from '../engine/image/metadata/embedImageMetadata.ts';
@@ -39,6 +42,8 @@ export interface PlannedMetadataInput {
   version: string;
   /** The generation size when it is not the request's (Vary: the input image's); default job.width × job.height. */
   size?: { width: number; height: number };
+  /** The sampling steps when they are not job.steps (Upscale: the UOV steps, as Fooocus logs them); default job.steps. */
+  steps?: number;
 }
 
 export function plannedMetadata(input: PlannedMetadataInput): PlannedMetadata {
@@ -49,7 +54,7 @@ export function plannedMetadata(input: PlannedMetadataInput): PlannedMetadata {
     negativePrompt: input.logNegative,
     styles: [...input.styles],
     performance: job.performance,
-    steps: job.steps,
+    steps: input.steps ?? job.steps,
     width: input.size?.width ?? job.width,
     height: input.size?.height ?? job.height,
     guidanceScale: job.cfg,

@@ -228,7 +228,6 @@ describe('planTextToImage', () => {
   it('image features and the refiner swap method vae fail with invalid_input naming the feature', async () => {
     const png = 'data:image/png;base64,iVBORw0KGgo=';
     const cases: [Record<string, unknown>, RegExp][] = [
-      [{ uov_input_image: png, uov_method: 'Upscale (2x)' }, /^Upscale \(2x\) is not supported yet/],
       [{ inpaint_input_image: png }, /^Inpaint\/outpaint is not supported yet/],
       [{ controlnet_image: [{ cn_img: png, cn_type: 'PyraCanny' }] }, /^Image prompt \(PyraCanny\) is not supported yet/],
       [{ enhance_input_image: png }, /^Enhance is not supported yet/],

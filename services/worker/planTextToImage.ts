@@ -23,7 +23,13 @@
 //      latent × 8, whatever the aspect ratio said), with the text-to-image steps and refiner
 //      switch and denoise 0.5 / 0.85 / overwrite_vary_strength. Fooocus encodes once per task,
 //      so every image's engine job carries the same image and encodes it with the task's
-//      first seed (`init.encodeSeed`): the images differ by their own noise only.
+//      first seed (`init.encodeSeed`): the images differ by their own noise only;
+//   7. Upscale (upscaleGoal.ts; F apply_upscale): the plan reads the input image, finds the
+//      upscaler file and decides the resize and whether the result is returned directly
+//      (`plan.upscale`); the ESRGAN itself runs in the attempt (taskAttempt.ts), abortable,
+//      which then either saves that image as the task's one result or fills every planned
+//      job's init image and size from it (`applyUpscaledImage`). Fast skips prompt
+//      processing as Fooocus does: its plan has no images and needs no checkpoint.
 // One engine job per image (one seed each), not one job with all seeds: FooocusAPI's stop
 // keeps the images finished before it and skip drops only the current one, and the engine
 // rejects a whole call when it is aborted; per-image calls keep every finished image and let
@@ -70,6 +76,9 @@ import { varyInputImage } from '../engine/image/varyInputImage.ts';
 import type { InitImage } from '../engine/job.ts';
 import { readInputImage } from './readInputImage.ts';
 import { varyGoal } from './varyGoal.ts';
+import { cropToVaeMultiple } from '../engine/image/varyInputImage.ts';
+import type { U8Image } from '../engine/image/resampleLanczos.ts';
+import { isDirectReturn, upscaleGoal, upscalerModelPath, upscaleSize, type UpscaleGoal, type UpscaleSize } from './upscaleGoal.ts';
 
 /** Fooocus' expansion folder under the models directory. */
 export const EXPANSION_FOLDER = 'prompt_expansion/fooocus_expansion';
@@ -99,9 +108,35 @@ export interface PlannedImage {
   metadata: PlannedMetadata | null;
 }
 
+/** Fooocus Upscale's first stage, run by the attempt before any image (upscaleGoal.ts). */
+export interface PlannedUpscale {
+  goal: UpscaleGoal;
+  /** Real path of the upscaler model. */
+  modelPath: string;
+  /** The input image, HWC RGB. */
+  image: U8Image;
+  size: UpscaleSize;
+  /** The upscaled image is the task's one result (Fast, or shape ceil > 2800): no diffusion. */
+  directReturn: boolean;
+  /** black_out_nsfw on the direct result (Fooocus censors it too). */
+  blackOutNsfw?: { modelPath: string };
+  /**
+   * The direct result's seed: the first image's, or '' for Fast, where Fooocus plans no
+   * image task (FooocusAPI reports -1).
+   */
+  seed: string;
+}
+
 export interface TextToImagePlan {
-  checkpoint: string;
+  /** The base checkpoint; null when no diffusion can run (Upscale Fast). */
+  checkpoint: string | null;
+  /**
+   * One per image; none for Upscale Fast. With a non-direct `upscale`, their size and init
+   * image are set by applyUpscaledImage once the upscaler ran.
+   */
   images: PlannedImage[];
+  /** Upscale's first stage, when the request upscales. */
+  upscale: PlannedUpscale | null;
   /** What the request asked for that this run does differently (for the log). */
   notes: string[];
   /** Absolute model paths → the names the request used (to keep server paths out of task errors). */
@@ -118,7 +153,7 @@ export interface PlanOptions {
   modelStore?: ModelStore;
   /** Written into image metadata. Default 'fooocus-cloud'. */
   version?: string;
-  /** Where input images are stored (`inputs/<sha256>.<ext>`); needed by a Vary request. */
+  /** Where input images are stored (`inputs/<sha256>.<ext>`); needed by a Vary or Upscale request. */
   blobs?: BlobStore;
 }
 
@@ -134,6 +169,16 @@ export async function planTextToImage(job: GenerationJob, options: PlanOptions):
   const pathNames = new Map<string, string>();
   const { modelsDir } = options;
   const store = options.modelStore ?? new ModelStore({ modelsDir });
+  const upscale = upscaleGoal(job);
+  if (upscale?.fast) {
+    // Fooocus skips prompt processing for Fast: no model but the upscaler (and the classifier).
+    const blackOutNsfw = nsfwClassifier(job, modelsDir, pathNames);
+    const planned = await planUpscale(upscale, job, options, pathNames, blackOutNsfw);
+    return { checkpoint: null, images: [], upscale: planned, notes, pathNames };
+  }
+  // Upscale diffuses with the performance's UOV steps and the switch computed from them.
+  const steps = upscale ? upscale.steps : job.steps;
+  const refinerSwitchStep = upscale ? upscale.refinerSwitchStep : job.refinerSwitchStep;
 
   const inFolder = await resolveModelFile(modelsDir, 'checkpoints', job.baseModel);
   // The engine gets the real file: model folders are often links into a shared store, and the
@@ -178,10 +223,10 @@ export async function planTextToImage(job: GenerationJob, options: PlanOptions):
   if (job.refinerModel) {
     const name = job.refinerModel;
     const path = await modelFile(modelsDir, 'checkpoints', name, () => `refiner model '${name}' not found in the checkpoints folder (refiner_model_name; put it at checkpoints/${name} in the models directory, or send "None")`);
-    let switchStep = job.refinerSwitchStep;
-    if (switchStep > job.steps) {
-      notes.push(`refiner switch step ${switchStep} is past the last step (${job.steps}): the refiner does not run (as in Fooocus)`);
-      switchStep = job.steps;
+    let switchStep = refinerSwitchStep;
+    if (switchStep > steps) {
+      notes.push(`refiner switch step ${switchStep} is past the last step (${steps}): the refiner does not run (as in Fooocus)`);
+      switchStep = steps;
     }
     refiner = { checkpoint: path, switchStep, swapMethod: job.refinerSwapMethod };
   }
@@ -209,19 +254,7 @@ export async function planTextToImage(job: GenerationJob, options: PlanOptions):
     }
     pathNames.set(expansionFolder, EXPANSION_FOLDER);
   }
-  let blackOutNsfw: TextToImageJob['blackOutNsfw'];
-  if (job.output.blackOutNsfw) {
-    const modelPath = SafetyChecker.modelPath(modelsDir);
-    const relativeName = `${SAFETY_CHECKER_FOLDER}/${SAFETY_CHECKER_FILE}`;
-    if (!existsSync(modelPath)) {
-      throw new TaskInputError(
-        'model_missing',
-        `black_out_nsfw needs an ONNX NSFW classifier at ${relativeName} in the models directory (none found), e.g. the safety_checker/model.onnx of an ONNX Stable Diffusion 1.x export; or send black_out_nsfw=false`,
-      );
-    }
-    pathNames.set(modelPath, relativeName);
-    blackOutNsfw = { modelPath };
-  }
+  const blackOutNsfw = nsfwClassifier(job, modelsDir, pathNames);
 
   // --- Vary: the input image as Fooocus sizes it; its size is the generation size ----------
   const vary = varyGoal(job);
@@ -235,6 +268,8 @@ export async function planTextToImage(job: GenerationJob, options: PlanOptions):
     height = image.height;
     init = { rgb: image.data, width, height, denoise: vary.denoise };
   }
+  // --- Upscale: the upscaler runs in the attempt; size and init come from its result ------
+  const upscalePlan = upscale ? await planUpscale(upscale, job, options, pathNames, blackOutNsfw) : null;
 
   // --- metadata: model hashes (only when they are written) ----------------------------------
   let hashes: { base: ModelFileRef; refiner: ModelFileRef | null; loras: LoraRef[] } | null = null;
@@ -278,7 +313,7 @@ export async function planTextToImage(job: GenerationJob, options: PlanOptions):
       negativeTopK: styled.negativeTopK,
       width,
       height,
-      steps: job.steps,
+      steps,
       sampler: job.sampler,
       scheduler: job.scheduler,
       cfg: job.cfg,
@@ -322,11 +357,73 @@ export async function planTextToImage(job: GenerationJob, options: PlanOptions):
             loras: hashes.loras,
             version: options.version ?? 'fooocus-cloud',
             size: { width, height },
+            steps,
           })
         : null,
     });
   }
-  return { checkpoint, images, notes, pathNames };
+  return { checkpoint, images, upscale: upscalePlan, notes, pathNames };
+}
+
+/**
+ * A non-direct Upscale, once the upscaler ran: every image starts from `upscaled` cropped to
+ * multiples of 8 (the VAE's crop), at that size, encoded with the task's first seed as Vary
+ * does; the metadata's resolution follows.
+ */
+export function applyUpscaledImage(plan: TextToImagePlan, upscaled: { data: Uint8Array; width: number; height: number }): void {
+  const goal = plan.upscale?.goal;
+  if (!goal) throw new Error('applyUpscaledImage: the plan has no upscale');
+  const image = cropToVaeMultiple({ ...upscaled, channels: 3 });
+  const encodeSeed = plan.images[0]?.seed;
+  for (const planned of plan.images) {
+    planned.job.width = image.width;
+    planned.job.height = image.height;
+    planned.job.init = { rgb: image.data, width: image.width, height: image.height, denoise: goal.denoise, encodeSeed };
+    if (planned.metadata) {
+      planned.metadata.width = image.width;
+      planned.metadata.height = image.height;
+    }
+  }
+}
+
+/** Reads the input image and finds the upscaler (model_missing naming it); the size rule decides direct return. */
+async function planUpscale(
+  goal: UpscaleGoal,
+  job: GenerationJob,
+  options: PlanOptions,
+  pathNames: Map<string, string>,
+  blackOutNsfw: TextToImageJob['blackOutNsfw'],
+): Promise<PlannedUpscale> {
+  const model = await upscalerModelPath(options.modelsDir);
+  pathNames.set(model.path, model.name);
+  if (!options.blobs) throw new Error('planTextToImage: an Upscale request needs options.blobs to read its input image');
+  const image = await readInputImage(options.blobs, goal.image, goal.field);
+  const size = upscaleSize(image.height, image.width, goal.factor);
+  const directReturn = isDirectReturn(goal, size);
+  return {
+    goal,
+    modelPath: model.path,
+    image,
+    size,
+    directReturn,
+    ...(directReturn && blackOutNsfw ? { blackOutNsfw: { ...blackOutNsfw } } : {}),
+    seed: goal.fast ? '' : job.imageSeeds[0],
+  };
+}
+
+/** black_out_nsfw's classifier; its absence fails the task (model_missing) rather than skipping the check. */
+function nsfwClassifier(job: GenerationJob, modelsDir: string, pathNames: Map<string, string>): TextToImageJob['blackOutNsfw'] {
+  if (!job.output.blackOutNsfw) return undefined;
+  const modelPath = SafetyChecker.modelPath(modelsDir);
+  const relativeName = `${SAFETY_CHECKER_FOLDER}/${SAFETY_CHECKER_FILE}`;
+  if (!existsSync(modelPath)) {
+    throw new TaskInputError(
+      'model_missing',
+      `black_out_nsfw needs an ONNX NSFW classifier at ${relativeName} in the models directory (none found), e.g. the safety_checker/model.onnx of an ONNX Stable Diffusion 1.x export; or send black_out_nsfw=false`,
+    );
+  }
+  pathNames.set(modelPath, relativeName);
+  return { modelPath };
 }
 
 /**

@@ -82,11 +82,8 @@ describe('varyGoal', () => {
     expect(varyGoal(job({ ...ip, mixing_image_prompt_and_vary_upscale: true }))).toMatchObject({ denoise: 0.5 });
   });
 
-  it('keeps refusing every other image feature as before', () => {
+  it('keeps refusing every other image feature as before (Upscale runs now: planUpscale.test.ts)', () => {
     expect(unsupportedFeature(job({ current_tab: 'uov', uov_method: 'Vary (Strong)' }))).toBeNull();
-    expect(unsupportedFeature(job({ current_tab: 'uov', uov_method: 'Upscale (2x)' }))).toMatch(/^Upscale \(2x\) is not supported yet/);
-    expect(unsupportedFeature(job({ current_tab: 'uov', uov_method: 'Upscale (Fast 2x)' }))).toMatch(/^Upscale \(Fast 2x\) is not supported yet/);
-    expect(unsupportedFeature(job({ current_tab: 'ip', uov_method: 'Upscale (1.5x)', mixing_image_prompt_and_vary_upscale: true }))).toMatch(/^Upscale \(1\.5x\) is not supported yet/);
     // Vary mixed with an image prompt: the image prompt is still refused.
     const mixed = job({ current_tab: 'ip', uov_method: 'Vary (Subtle)', mixing_image_prompt_and_vary_upscale: true, controlnet_image: [{ cn_img: DATA_URL, cn_type: 'ImagePrompt' }] });
     expect(unsupportedFeature(mixed)).toMatch(/^Image prompt \(ImagePrompt\) is not supported yet/);
@@ -134,9 +131,7 @@ describe('planTextToImage with Vary', () => {
     expect(broken).toMatchObject({ kind: 'unrecoverable', error: { code: 'invalid_input', message: expect.stringContaining('cannot be decoded') } });
   });
 
-  it('Upscale is still refused before the image is read; no image means plain text-to-image at the request size', async () => {
-    const up = await failureOf(planTextToImage(job({ current_tab: 'uov', uov_method: 'Upscale (2x)' }, { kind: 'stored', key: 'inputs/none.png' }), options()));
-    expect(up).toMatchObject({ kind: 'unrecoverable', error: { code: 'invalid_input', message: expect.stringMatching(/^Upscale \(2x\) is not supported yet/) } });
+  it('no image means plain text-to-image at the request size', async () => {
     const plain = await planTextToImage(job({ current_tab: 'uov', uov_method: 'Vary (Subtle)', overwrite_width: 128, overwrite_height: 128 }, null), options());
     expect(plain.images[0].job).toMatchObject({ width: 128, height: 128 });
     expect(plain.images[0].job.init).toBeUndefined();

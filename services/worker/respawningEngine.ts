@@ -7,7 +7,8 @@
 // max_deliver), so a poison task ends as worker_crash instead of taking the fleet down.
 import type { Logger } from 'pino';
 import { CheckpointError, EngineAbortedError, EngineInputError } from '../engine/io/engineErrors.ts';
-import type { GeneratedImage, GenerateOptions, TextToImageJob } from '../engine/job.ts';
+import type { GeneratedImage, GenerateOptions, TextToImageJob, UpscaledImage, UpscaleImageOptions } from '../engine/job.ts';
+import type { RgbImage } from '../engine/upscale/tiledUpscale.ts';
 import type { ImageEngine } from './taskAttempt.ts';
 
 export interface ClosableEngine extends ImageEngine {
@@ -23,11 +24,19 @@ export class RespawningEngine implements ClosableEngine {
     private readonly logger?: Logger,
   ) {}
 
-  async generate(job: TextToImageJob, options?: GenerateOptions): Promise<GeneratedImage[]> {
+  generate(job: TextToImageJob, options?: GenerateOptions): Promise<GeneratedImage[]> {
+    return this.run((host) => host.generate(job, options));
+  }
+
+  upscale(modelPath: string, pixels: RgbImage, options?: UpscaleImageOptions): Promise<UpscaledImage> {
+    return this.run((host) => host.upscale(modelPath, pixels, options));
+  }
+
+  private async run<T>(work: (host: ClosableEngine) => Promise<T>): Promise<T> {
     if (this.closed) throw new Error('engine closed');
     const host = (this.host ??= this.create());
     try {
-      return await host.generate(job, options);
+      return await work(host);
     } catch (err) {
       const typed = err instanceof CheckpointError || err instanceof EngineInputError || err instanceof EngineAbortedError;
       if (!typed && this.host === host) {

@@ -31,19 +31,22 @@ import type { GenerationJob } from '../core/request/generationJob.ts';
 import type { ControlAction, TaskEvent } from '../core/task/taskEvents.ts';
 import type { Task, TaskError, TaskOutput } from '../core/task/taskRecord.ts';
 import { EngineAbortedError } from '../engine/io/engineErrors.ts';
-import type { GeneratedImage, GenerateOptions, GenerationProgress, TextToImageJob } from '../engine/job.ts';
+import type { GeneratedImage, GenerateOptions, GenerationProgress, TextToImageJob, UpscaledImage, UpscaleImageOptions } from '../engine/job.ts';
+import type { RgbImage } from '../engine/upscale/tiledUpscale.ts';
 import type { ModelStore } from '../infra/models/modelStore.ts';
+import { encodeRgb8 } from '../engine/image/encodeImage.ts';
 import { embedOutputMetadata } from './imageMetadata.ts';
 import { contentTypeForFormat, outputKey } from './outputKey.ts';
-import { planTextToImage, type PlannedImage, type TextToImagePlan } from './planTextToImage.ts';
+import { applyUpscaledImage, planTextToImage, type PlannedImage, type PlannedUpscale, type TextToImagePlan } from './planTextToImage.ts';
 import { ProgressWriter } from './progressWriter.ts';
 import { readGenerationJob } from './readGenerationJob.ts';
 import { classifyFailure, hideModelPaths, TaskTimeoutError } from './taskFailure.ts';
 import type { AbandonReason, WorkerMetrics } from './workerMetrics.ts';
 
-/** What the worker needs from an engine: EngineHost's generate signature. */
+/** What the worker needs from an engine: EngineHost's generate and upscale signatures. */
 export interface ImageEngine {
   generate(job: TextToImageJob, options?: GenerateOptions): Promise<GeneratedImage[]>;
+  upscale(modelPath: string, pixels: RgbImage, options?: UpscaleImageOptions): Promise<UpscaledImage>;
 }
 
 export interface Clock {
@@ -79,6 +82,8 @@ export interface AttemptContext {
  * initialise/load/encode phases count 1, 2, 3, … and sampling spreads over the rest).
  */
 const PREPARATION_PERCENT = 5;
+/** Where the upscaler's progress sits in that preparation (Fooocus shows 13 of its 100 there). */
+const UPSCALE_PERCENT = 3;
 const TERMINAL_EMIT_TRIES = 3;
 
 export class TaskAttempt {
@@ -97,6 +102,8 @@ export class TaskAttempt {
   private timedOut = false;
   private deadlineTimer: NodeJS.Timeout | null = null;
   private controller: AbortController | null = null;
+  /** The upscaler is running: stop aborts it, skip does not (not an interruptible sampling). */
+  private upscaling = false;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private readonly uploaded: string[] = [];
   private chain: Promise<void> = Promise.resolve();
@@ -133,7 +140,7 @@ export class TaskAttempt {
       this.log.info('stop requested');
       this.stopRequested = true;
       this.controller?.abort(new EngineAbortedError('stop'));
-    } else if (this.controller) {
+    } else if (this.controller && !this.upscaling) {
       this.log.info('skip requested');
       this.skipRequested = true;
       this.controller.abort(new EngineAbortedError('skip'));
@@ -195,9 +202,17 @@ export class TaskAttempt {
   private async generateImages(job: GenerationJob, plan: TextToImagePlan, outputs: TaskOutput[]): Promise<void> {
     const { engine, blobs, clock } = this.ctx;
     const count = plan.images.length;
-    const stepsPerImage = job.steps;
+    // The planned jobs' steps (Upscale samples with the UOV steps).
+    const stepsPerImage = plan.images[0]?.job.steps ?? job.steps;
     const percent = (stepsDone: number) => Math.floor(PREPARATION_PERCENT + (stepsDone * (100 - PREPARATION_PERCENT)) / (stepsPerImage * count));
     this.reportProgress({ percent: 2, message: 'Loading models ...', step: 0, total: stepsPerImage });
+
+    if (plan.upscale) {
+      const upscaled = await this.runUpscaler(plan.upscale);
+      if (!upscaled) return;
+      if (plan.upscale.directReturn) return await this.saveDirectUpscale(job, plan.upscale, upscaled, outputs);
+      applyUpscaledImage(plan, upscaled);
+    }
 
     for (const image of plan.images) {
       if (this.stopRequested || this.leaseLost || this.shutdownRequested) return;
@@ -240,6 +255,60 @@ export class TaskAttempt {
       await blobs.put(key, data, contentType);
       outputs.push({ key, seed: image.seed.toString(), finishReason: 'SUCCESS', contentType });
     }
+  }
+
+  /**
+   * Upscale's first stage (Fooocus apply_upscale): ESRGAN, then the planned resize (and, for a
+   * direct return, black_out_nsfw), in the engine thread under this attempt's controller, so
+   * stop, shutdown, a lost lease and TASK_TIMEOUT_MS abort it between tiles. Null when the
+   * attempt is to end without it (stopped, lease lost, shutting down).
+   */
+  private async runUpscaler(up: PlannedUpscale): Promise<UpscaledImage | null> {
+    if (this.stopRequested || this.leaseLost || this.shutdownRequested) return null;
+    if (this.timedOut) throw new TaskTimeoutError(this.ctx.taskTimeoutMs);
+    // FooocusAPI's wording: (H, W) of the input.
+    const message = `Upscaling image from (${up.image.height}, ${up.image.width}) ...`;
+    this.reportProgress({ percent: UPSCALE_PERCENT, message, step: 0, total: 1 });
+    const controller = new AbortController();
+    this.controller = controller;
+    this.upscaling = true;
+    let upscaled: UpscaledImage;
+    try {
+      upscaled = await this.ctx.engine.upscale(up.modelPath, up.image, {
+        signal: controller.signal,
+        resize: up.size.resize,
+        ...(up.blackOutNsfw ? { blackOutNsfw: up.blackOutNsfw } : {}),
+        onProgress: (p) => this.reportProgress({ percent: UPSCALE_PERCENT, message, step: p.tile, total: p.tiles }),
+      });
+    } catch (err) {
+      if (this.leaseLost || this.shutdownRequested || this.stopRequested) return null;
+      if (this.timedOut) throw new TaskTimeoutError(this.ctx.taskTimeoutMs);
+      throw err;
+    } finally {
+      this.controller = null;
+      this.upscaling = false;
+    }
+    if (this.leaseLost) return null;
+    this.log.info(
+      { from: [up.image.width, up.image.height], to: [upscaled.width, upscaled.height], scale: upscaled.scale, factor: up.goal.factor, directReturn: up.directReturn },
+      'image upscaled',
+    );
+    return upscaled;
+  }
+
+  /**
+   * Fast, or a target shape ceil above 2800: the upscaled image is the task's one result,
+   * encoded in the request's format without generation metadata (Fooocus writes none into it).
+   */
+  private async saveDirectUpscale(job: GenerationJob, up: PlannedUpscale, upscaled: UpscaledImage, outputs: TaskOutput[]): Promise<void> {
+    if (upscaled.nsfw) this.log.info('black_out_nsfw: upscaled image flagged and blacked out');
+    const data = await encodeRgb8(upscaled.data, upscaled.width, upscaled.height, { format: job.output.format });
+    const key = outputKey(this.taskId, this.attempt, 0, job.output.extension, new Date(this.ctx.clock.now()));
+    const contentType = contentTypeForFormat(job.output.format);
+    this.reportProgress({ percent: 100, message: 'Saving image to system ...', step: 1, total: 1 });
+    this.uploaded.push(key);
+    await this.ctx.blobs.put(key, data, contentType);
+    outputs.push({ key, seed: up.seed, finishReason: 'SUCCESS', contentType });
   }
 
   /**

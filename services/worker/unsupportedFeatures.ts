@@ -3,8 +3,8 @@
 //
 // The engine runs text-to-image with Fooocus' text-to-image features (LoRAs, performance
 // modes, refiner, VAE override, FreeU, Fooocus V2 expansion, wildcards, NSFW censoring) and
-// Vary (Subtle/Strong) (varyGoal.ts). Still missing (open engine issues): upscale,
-// inpaint/outpaint, image prompts (IP-Adapter, PyraCanny, CPDS, FaceSwap), enhance, and the
+// Vary (Subtle/Strong) (varyGoal.ts) and Upscale (1.5x, 2x, Fast 2x, Custom) (upscaleGoal.ts).
+// Still missing (open engine issues): inpaint/outpaint, image prompts (IP-Adapter, PyraCanny, CPDS, FaceSwap), enhance, and the
 // refiner swap method 'vae' (an SD 1.5 refiner through Fooocus' latent interposer, a model
 // this engine does not have).
 //
@@ -15,9 +15,10 @@
 // only matters when a refiner runs (none is a no-op in Fooocus, whatever the method says).
 import type { GenerationJob } from '../core/request/generationJob.ts';
 import { TaskInputError } from './taskFailure.ts';
+import { upscaleGoal } from './upscaleGoal.ts';
 import { uovSelected, varyGoal } from './varyGoal.ts';
 
-const TEXT_TO_IMAGE_ONLY = 'only text-to-image and Vary run on this engine for now';
+const TEXT_TO_IMAGE_ONLY = 'only text-to-image, Vary and Upscale run on this engine for now';
 
 export function assertTextToImageOnly(job: GenerationJob): void {
   const feature = unsupportedFeature(job);
@@ -29,8 +30,8 @@ export function unsupportedFeature(job: GenerationJob): string | null {
   const tab = job.currentTab;
   const mixInpaint = tab === 'ip' && job.controlnet.mixingImagePromptAndInpaint;
 
-  // Vary runs (planTextToImage.ts); every other Upscale-or-Variation method is refused.
-  if (uovSelected(job) && !varyGoal(job)) {
+  // Vary and Upscale run (planTextToImage.ts); a method that is neither is refused.
+  if (uovSelected(job) && !varyGoal(job) && !upscaleGoal(job)) {
     return `${job.uov.method} is not supported yet: ${TEXT_TO_IMAGE_ONLY}`;
   }
   if ((tab === 'inpaint' || mixInpaint) && job.inpaint.image) {

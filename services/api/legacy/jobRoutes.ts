@@ -19,9 +19,11 @@ import { ValidationError, type ValidationIssue } from '../../core/errors.ts';
 import type { Task } from '../../core/task/taskRecord.ts';
 import { TaskStatus, TERMINAL_STATUSES } from '../../core/task/taskStatus.ts';
 import type { ApiContext } from '../http/apiContext.ts';
+import { queryBool, queryInt } from '../http/queryParams.ts';
 import type { RouteDef } from '../http/routeTable.ts';
 import { singleQuery } from '../routes/control.ts';
 import { outputFileHandler } from '../routes/files.ts';
+import { deleteTasks } from '../routes/tasks.ts';
 import { taskIdOfJobId, toJobId } from './jobId.ts';
 import { asyncJobResponse, jobHistoryInfo, jobNotFound } from './legacyResponses.ts';
 
@@ -70,7 +72,7 @@ export function legacyJobRoutes(ctx: ApiContext): RouteDef[] {
         res.json({ message: 'Not found' });
         return;
       }
-      await deleteJob(ctx, task);
+      await deleteTasks(ctx, [task]);
       res.json({ message: 'Deleted' });
       return;
     }
@@ -104,32 +106,4 @@ export function legacyJobRoutes(ctx: ApiContext): RouteDef[] {
     { method: 'get', path: '/ping', style: 'fooocus-v0', auth: true, handlers: [(_req: Request, res: Response) => void res.json('pong')] },
     { method: 'get', path: '/files/*path', style: 'fooocus-v0', auth: false, handlers: [outputFileHandler(ctx)] },
   ];
-}
-
-/** Rows first, then files (as /tasks?action=delete); a running task is told to stop. */
-async function deleteJob(ctx: ApiContext, task: Task): Promise<void> {
-  const { deletedIds, outputKeys } = await ctx.store.deleteMany([task.id]);
-  if (outputKeys.length > 0) await ctx.blobs.delete(outputKeys);
-  if (task.status === TaskStatus.running && deletedIds.includes(task.id)) await ctx.events.control(task.id, 'stop').catch(() => {});
-}
-
-/** FastAPI bool query parsing: true/false, 1/0, yes/no, on/off (any case); anything else 422. */
-function queryBool(req: Request, name: string, def: boolean, issues: ValidationIssue[]): boolean {
-  const raw = singleQuery(req, name);
-  if (raw === undefined) return def;
-  const s = raw.trim().toLowerCase();
-  if (['1', 'true', 'yes', 'on', 't', 'y'].includes(s)) return true;
-  if (['0', 'false', 'no', 'off', 'f', 'n'].includes(s)) return false;
-  issues.push({ type: 'bool_parsing', loc: ['query', name], msg: 'Input should be a valid boolean, unable to interpret input', input: raw });
-  return def;
-}
-
-function queryInt(req: Request, name: string, def: number, issues: ValidationIssue[]): number {
-  const raw = singleQuery(req, name);
-  if (raw === undefined) return def;
-  if (!/^\s*[+-]?\d+\s*$/.test(raw)) {
-    issues.push({ type: 'int_parsing', loc: ['query', name], msg: 'Input should be a valid integer, unable to parse string as an integer', input: raw });
-    return def;
-  }
-  return Number.parseInt(raw, 10);
 }

@@ -31,6 +31,7 @@ import type { ApiContext } from '../http/apiContext.ts';
 import type { RouteGroup } from '../http/routeTable.ts';
 import { currentRecord, recordFor, recordJson, taskRow } from '../responses/fooocusRecord.ts';
 import { streamTaskEvents } from '../responses/streamTaskEvents.ts';
+import { queryInt } from '../http/queryParams.ts';
 import { singleQuery } from './control.ts';
 
 export function tasksRoutes(ctx: ApiContext): RouteGroup {
@@ -122,7 +123,7 @@ export function tasksRoutes(ctx: ApiContext): RouteGroup {
 }
 
 /** Rows first, then files: a crash in between leaves orphan files, never rows without files. */
-async function deleteTasks(ctx: ApiContext, tasks: readonly Task[]): Promise<void> {
+export async function deleteTasks(ctx: ApiContext, tasks: readonly Task[]): Promise<void> {
   if (tasks.length === 0) return;
   const { deletedIds, outputKeys } = await ctx.store.deleteMany(tasks.map((t) => t.id));
   if (outputKeys.length > 0) await ctx.blobs.delete(outputKeys);
@@ -130,17 +131,6 @@ async function deleteTasks(ctx: ApiContext, tasks: readonly Task[]): Promise<voi
   // fenced updates will match nothing anyway).
   const running = new Set(tasks.filter((t) => t.status === TaskStatus.running).map((t) => t.id));
   for (const id of deletedIds) if (running.has(id)) await ctx.events.control(id, 'stop').catch(() => {});
-}
-
-/** FastAPI int query parameter: absent ⇒ default, unparseable ⇒ 422 int_parsing. */
-function queryInt(req: Request, name: string, def: number, issues: ValidationIssue[]): number {
-  const raw = singleQuery(req, name);
-  if (raw === undefined) return def;
-  if (!/^\s*[+-]?\d+\s*$/.test(raw)) {
-    issues.push({ type: 'int_parsing', loc: ['query', name], msg: 'Input should be a valid integer, unable to parse string as an integer', input: raw });
-    return def;
-  }
-  return Number.parseInt(raw, 10);
 }
 
 /** FooocusAPI `date_to_timestamp`: `^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}`, naive local time. */

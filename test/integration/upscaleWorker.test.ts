@@ -1,0 +1,163 @@
+// Upscale end to end through the worker on the embedded wiring (PGlite + in-process + files),
+// as varyWorker.test.ts does Vary: the input image stored as the API stores it, a FooocusAPI
+// body normalised as the generate route does, the real EngineHost with the tiny golden
+// upscaler in place of Fooocus's (`upscale_models/fooocus_upscaler_s409985e5.bin`) and the
+// tiny golden checkpoint. A 128×96 image ×4 is 512×384; ×2 asks for a shape ceil of 256,
+// under 1024, so Fooocus resizes to shape ceil 1024: 1152×896. Fast returns that image as
+// the task's one result (whatever image_number says); 2x diffuses from it at the UOV steps;
+// without the upscaler file the task fails with model_missing naming it.
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { storeInputImage } from '../../services/api/edge/storeInputImage.ts';
+import { storageEnvSchema } from '../../services/config/storageConfig.ts';
+import { parseCommonRequest } from '../../services/core/request/commonRequest.ts';
+import type { ImageSource } from '../../services/core/request/generationJob.ts';
+import { normaliseRequest } from '../../services/core/request/normaliseRequest.ts';
+import type { JsonObject, Task } from '../../services/core/task/taskRecord.ts';
+import { EngineHost } from '../../services/engine/engineHost.ts';
+import { createBackends, type Backends } from '../../services/wiring/createBackends.ts';
+import { parseWorkerConfig } from '../../services/worker/config.ts';
+import { runWorker, type WorkerHandle } from '../../services/worker/runWorker.ts';
+import { newTaskId, relayPendingOutbox } from './support/submitTask.ts';
+
+const TINY_CHECKPOINT = '/work/shared/golden/tiny-sdxl.safetensors';
+const TINY_UPSCALER = '/work/shared/golden-features/upscale_models/tiny_fooocus_upscaler.bin';
+const UPSCALER_NAME = 'fooocus_upscaler_s409985e5.bin';
+const CHECKPOINT_NAME = 'tiny-sdxl.safetensors';
+const logger = pino({ level: process.env.WORKER_TEST_LOG ?? 'silent' });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let root: string;
+let modelsDir: string;
+let engine: EngineHost;
+let backends: Backends;
+let worker: WorkerHandle | undefined;
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'fooocus-upscale-worker-'));
+  modelsDir = join(root, 'models');
+  mkdirSync(join(modelsDir, 'checkpoints'), { recursive: true });
+  symlinkSync(TINY_CHECKPOINT, join(modelsDir, 'checkpoints', CHECKPOINT_NAME));
+  mkdirSync(join(modelsDir, 'upscale_models'), { recursive: true });
+  symlinkSync(TINY_UPSCALER, join(modelsDir, 'upscale_models', UPSCALER_NAME));
+  // Same graph cache as worker.test.ts: graphs are keyed by content hash.
+  engine = new EngineHost({ cacheDir: join(tmpdir(), 'fooocus-worker-test-onnx-cache') });
+  backends = await createBackends(storageEnvSchema.parse({ DATA_DIR: join(root, 'data') }), { migrate: true, logger });
+  worker = await runWorker({
+    store: backends.store,
+    dispatcher: backends.dispatcher,
+    events: backends.events,
+    blobs: backends.blobs,
+    engine,
+    config: parseWorkerConfig({ WORKER_ID: 'upscale-worker', MODELS_DIR: modelsDir, HEARTBEAT_INTERVAL_MS: '200', SHUTDOWN_GRACE_MS: '0' }),
+    logger,
+    progressIntervalMs: 100,
+    retryDelayMs: () => 200,
+  });
+}, 60_000);
+afterAll(async () => {
+  await worker?.stop({ graceMs: 0 });
+  await backends?.close();
+  await engine?.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** The API's half: normalise the body, put the stored image into the job (as resolveJobImages does), insert, relay. */
+async function submitUpscale(body: Record<string, unknown>, image: ImageSource): Promise<string> {
+  const job = normaliseRequest(
+    parseCommonRequest({
+      base_model_name: CHECKPOINT_NAME,
+      prompt: 'a cozy cabin in a pine forest',
+      loras: [],
+      style_selections: [],
+      image_seed: 42,
+      uov_input_image: 'data:image/png;base64,iVBORw0KGgo=',
+      ...body,
+    }),
+  );
+  job.uov.image = image;
+  const id = newTaskId();
+  await backends.store.create({ id, reqParams: JSON.parse(JSON.stringify(job)) as JsonObject });
+  await relayPendingOutbox(backends);
+  return id;
+}
+
+async function settled(id: string, timeoutMs = 240_000): Promise<Task> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const task = await backends.store.get(id);
+    if (task && ['finished', 'failed', 'stopped'].includes(task.status)) return task;
+    if (Date.now() > deadline) throw new Error(`task ${id} did not settle`);
+    await sleep(50);
+  }
+}
+
+async function storedImage(width: number, height: number): Promise<ImageSource> {
+  const rgb = Uint8Array.from({ length: width * height * 3 }, (_, i) => (i * 37) % 256);
+  const png = await sharp(Buffer.from(rgb), { raw: { width, height, channels: 3 } }).png().toBuffer();
+  const s = await storeInputImage(png, { blobs: backends.blobs, maxBytes: 10_000_000, maxPixels: 10_000_000 });
+  return { kind: 'stored', key: s.key, sha256: s.sha256, url: `/${s.key}` };
+}
+
+async function progressMessages(id: string): Promise<string[]> {
+  const events = await backends.events.replay(id, 0);
+  return events.flatMap((e) => (e.event.type === 'progress' ? [e.event.message] : []));
+}
+
+async function pngSize(key: string) {
+  const blob = await backends.blobs.get(key);
+  expect(blob).not.toBeNull();
+  const meta = await sharp(blob!.bytes).metadata();
+  return { format: meta.format, width: meta.width, height: meta.height };
+}
+
+describe('Upscale through the worker (embedded wiring, real engine)', () => {
+  it('Upscale (Fast 2x) of a stored 128×96 image finishes with ONE 1152×896 PNG even with image_number 2, without sampling', async () => {
+    const id = await submitUpscale({ current_tab: 'uov', uov_method: 'Upscale (Fast 2x)', image_number: 2 }, await storedImage(128, 96));
+    const task = await settled(id);
+    expect(task).toMatchObject({ status: 'finished', error: null });
+    expect(task.results).toHaveLength(1);
+    // Fooocus plans no image task for Fast: no seed (the legacy API shows -1).
+    expect(task.results[0]).toMatchObject({ seed: '', finishReason: 'SUCCESS', contentType: 'image/png' });
+    expect(await pngSize(task.results[0].key)).toEqual({ format: 'png', width: 1152, height: 896 });
+    const messages = await progressMessages(id);
+    expect(messages).toContain('Upscaling image from (96, 128) ...');
+    expect(messages.some((m) => m.startsWith('Sampling step'))).toBe(false);
+  }, 300_000);
+
+  it('Upscale (2x) of a stored 128×96 image diffuses at the UOV steps and finishes with a 1152×896 PNG', async () => {
+    const id = await submitUpscale(
+      { current_tab: 'uov', uov_method: 'Upscale (2x)', overwrite_step: 2, aspect_ratios_selection: '1024*1024' },
+      await storedImage(128, 96),
+    );
+    const task = await settled(id);
+    expect(task).toMatchObject({ status: 'finished', error: null });
+    expect(task.results).toHaveLength(1);
+    expect(task.results[0]).toMatchObject({ seed: '42', finishReason: 'SUCCESS', contentType: 'image/png' });
+    expect(await pngSize(task.results[0].key)).toEqual({ format: 'png', width: 1152, height: 896 });
+    const messages = await progressMessages(id);
+    const upscaling = messages.indexOf('Upscaling image from (96, 128) ...');
+    const sampling = messages.findIndex((m) => m.startsWith('Sampling step'));
+    expect(upscaling).toBeGreaterThanOrEqual(0);
+    expect(sampling).toBeGreaterThan(upscaling);
+    expect(messages).toContain('Sampling step 2/2, image 1/1 ...');
+  }, 300_000);
+
+  it('without the upscaler file the task fails with model_missing naming the file to place', async () => {
+    const link = join(modelsDir, 'upscale_models', UPSCALER_NAME);
+    rmSync(link);
+    try {
+      const id = await submitUpscale({ current_tab: 'uov', uov_method: 'Upscale (1.5x)', overwrite_step: 2 }, await storedImage(64, 48));
+      const task = await settled(id, 60_000);
+      expect(task.status).toBe('failed');
+      expect(task.error).toMatchObject({ code: 'model_missing', message: expect.stringContaining(`upscale_models/${UPSCALER_NAME} in the models directory`) });
+      expect(task.results).toEqual([]);
+    } finally {
+      symlinkSync(TINY_UPSCALER, link);
+    }
+  }, 120_000);
+});
