@@ -1,11 +1,15 @@
-// Upscale end to end through the worker on the embedded wiring (PGlite + in-process + files),
-// as varyWorker.test.ts does Vary: the input image stored as the API stores it, a FooocusAPI
-// body normalised as the generate route does, the real EngineHost with the tiny golden
-// upscaler in place of Fooocus's (`upscale_models/fooocus_upscaler_s409985e5.bin`) and the
-// tiny golden checkpoint. A 128×96 image ×4 is 512×384; ×2 asks for a shape ceil of 256,
-// under 1024, so Fooocus resizes to shape ceil 1024: 1152×896. Fast returns that image as
-// the task's one result (whatever image_number says); 2x diffuses from it at the UOV steps;
-// without the upscaler file the task fails with model_missing naming it.
+// Vary and Upscale end to end through the worker on the embedded wiring (PGlite + in-process +
+// files): the input image stored by content hash as the API stores it (storeInputImage), a
+// FooocusAPI body normalised as the generate route does with the stored source put into the job
+// (as resolveJobImages does), the real EngineHost on the tiny golden checkpoint, and the tiny
+// golden upscaler in place of Fooocus's (`upscale_models/fooocus_upscaler_s409985e5.bin`).
+//
+// Sizes: a 128×96 image has shape ceil 128, under 1024, so Vary resizes it to shape ceil 1024:
+// 1152×896, whatever the request's aspect ratio. ×4 by the upscaler is 512×384; 2x asks for a
+// shape ceil of 256, under 1024, so Fooocus resizes to shape ceil 1024 too: 1152×896. Fast
+// returns that image as the task's one result (whatever image_number says); 2x diffuses from it
+// at the UOV steps. A stored image that is gone fails with invalid_input naming it; without the
+// upscaler file the task fails with model_missing naming the file to place.
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,7 +42,7 @@ let backends: Backends;
 let worker: WorkerHandle | undefined;
 
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'fooocus-upscale-worker-'));
+  root = mkdtempSync(join(tmpdir(), 'fooocus-image-input-worker-'));
   modelsDir = join(root, 'models');
   mkdirSync(join(modelsDir, 'checkpoints'), { recursive: true });
   symlinkSync(TINY_CHECKPOINT, join(modelsDir, 'checkpoints', CHECKPOINT_NAME));
@@ -53,7 +57,7 @@ beforeAll(async () => {
     events: backends.events,
     blobs: backends.blobs,
     engine,
-    config: parseWorkerConfig({ WORKER_ID: 'upscale-worker', MODELS_DIR: modelsDir, HEARTBEAT_INTERVAL_MS: '200', SHUTDOWN_GRACE_MS: '0' }),
+    config: parseWorkerConfig({ WORKER_ID: 'image-input-worker', MODELS_DIR: modelsDir, HEARTBEAT_INTERVAL_MS: '200', SHUTDOWN_GRACE_MS: '0' }),
     logger,
     progressIntervalMs: 100,
     retryDelayMs: () => 200,
@@ -66,8 +70,8 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-/** The API's half: normalise the body, put the stored image into the job (as resolveJobImages does), insert, relay. */
-async function submitUpscale(body: Record<string, unknown>, image: ImageSource): Promise<string> {
+/** The API's half: normalise the body, put the stored image into the job, insert, relay. */
+async function submitWithImage(body: Record<string, unknown>, image: ImageSource): Promise<string> {
   const job = normaliseRequest(
     parseCommonRequest({
       base_model_name: CHECKPOINT_NAME,
@@ -115,9 +119,33 @@ async function pngSize(key: string) {
   return { format: meta.format, width: meta.width, height: meta.height };
 }
 
+describe('Vary through the worker (embedded wiring, real engine)', () => {
+  it('Vary (Subtle) of a stored 128×96 image finishes with a 1152×896 PNG in the blob store', async () => {
+    const id = await submitWithImage(
+      { current_tab: 'uov', uov_method: 'Vary (Subtle)', overwrite_step: 2, aspect_ratios_selection: '1024*1024' },
+      await storedImage(128, 96),
+    );
+    const task = await settled(id);
+    expect(task).toMatchObject({ status: 'finished', error: null });
+    expect(task.results).toHaveLength(1);
+    expect(task.results[0]).toMatchObject({ seed: '42', finishReason: 'SUCCESS', contentType: 'image/png' });
+    expect(await pngSize(task.results[0].key)).toEqual({ format: 'png', width: 1152, height: 896 });
+    expect((await progressMessages(id)).some((m) => m.startsWith('Sampling step'))).toBe(true);
+  }, 300_000);
+
+  it('a stored input image that is gone fails the task with invalid_input naming it', async () => {
+    const key = `inputs/${'ab'.repeat(32)}.png`;
+    const id = await submitWithImage({ current_tab: 'uov', uov_method: 'Vary (Strong)', overwrite_step: 2 }, { kind: 'stored', key, url: `/${key}` });
+    const task = await settled(id, 60_000);
+    expect(task.status).toBe('failed');
+    expect(task.error).toMatchObject({ code: 'invalid_input', message: expect.stringContaining(`/${key}`) });
+    expect(task.results).toEqual([]);
+  }, 120_000);
+});
+
 describe('Upscale through the worker (embedded wiring, real engine)', () => {
   it('Upscale (Fast 2x) of a stored 128×96 image finishes with ONE 1152×896 PNG even with image_number 2, without sampling', async () => {
-    const id = await submitUpscale({ current_tab: 'uov', uov_method: 'Upscale (Fast 2x)', image_number: 2 }, await storedImage(128, 96));
+    const id = await submitWithImage({ current_tab: 'uov', uov_method: 'Upscale (Fast 2x)', image_number: 2 }, await storedImage(128, 96));
     const task = await settled(id);
     expect(task).toMatchObject({ status: 'finished', error: null });
     expect(task.results).toHaveLength(1);
@@ -130,7 +158,7 @@ describe('Upscale through the worker (embedded wiring, real engine)', () => {
   }, 300_000);
 
   it('Upscale (2x) of a stored 128×96 image diffuses at the UOV steps and finishes with a 1152×896 PNG', async () => {
-    const id = await submitUpscale(
+    const id = await submitWithImage(
       { current_tab: 'uov', uov_method: 'Upscale (2x)', overwrite_step: 2, aspect_ratios_selection: '1024*1024' },
       await storedImage(128, 96),
     );
@@ -151,7 +179,7 @@ describe('Upscale through the worker (embedded wiring, real engine)', () => {
     const link = join(modelsDir, 'upscale_models', UPSCALER_NAME);
     rmSync(link);
     try {
-      const id = await submitUpscale({ current_tab: 'uov', uov_method: 'Upscale (1.5x)', overwrite_step: 2 }, await storedImage(64, 48));
+      const id = await submitWithImage({ current_tab: 'uov', uov_method: 'Upscale (1.5x)', overwrite_step: 2 }, await storedImage(64, 48));
       const task = await settled(id, 60_000);
       expect(task.status).toBe('failed');
       expect(task.error).toMatchObject({ code: 'model_missing', message: expect.stringContaining(`upscale_models/${UPSCALER_NAME} in the models directory`) });
