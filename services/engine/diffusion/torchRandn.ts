@@ -105,23 +105,48 @@ function blockPath(mt: Mt19937, size: number): Float32Array {
   return data;
 }
 
-function scalarPath(mt: Mt19937, size: number): Float32Array {
+/** The generator's cached second Box-Muller value (torch `next_double_normal_sample`). */
+interface NormalCache {
+  value: number | null;
+}
+
+function scalarPath(mt: Mt19937, size: number, cache: NormalCache = { value: null }): Float32Array {
   const out = new Float32Array(size);
-  let cached: number | null = null;
   for (let i = 0; i < size; i++) {
-    if (cached !== null) {
-      out[i] = cached;
-      cached = null;
+    if (cache.value !== null) {
+      out[i] = cache.value;
+      cache.value = null;
       continue;
     }
     const u1 = uniformDouble(mt);
     const u2 = uniformDouble(mt);
     const r = Math.sqrt(-2 * Math.log(1 - u2));
     const theta = 2 * Math.PI * u1;
-    cached = r * Math.sin(theta);
+    cache.value = r * Math.sin(theta);
     out[i] = r * Math.cos(theta);
   }
   return out;
+}
+
+/**
+ * A torch CPU generator kept across draws: `g = torch.Generator().manual_seed(seed)`,
+ * then successive `torch.randn(shape, generator=g)` calls continue its stream
+ * (Fooocus' inpaint energy noise draws this way, F modules/patch.py
+ * patched_KSamplerX0Inpaint_forward). The first draw equals `torchRandn(shape, seed)`.
+ */
+export class TorchGenerator {
+  private readonly mt: Mt19937;
+  private readonly cache: NormalCache = { value: null };
+
+  constructor(seed: bigint) {
+    this.mt = new Mt19937(Number(BigInt.asUintN(32, seed)));
+  }
+
+  randn(shape: readonly number[]): Float32Array {
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`torchRandn: invalid shape [${shape.join(', ')}]`);
+    return size >= 16 ? blockPath(this.mt, size) : scalarPath(this.mt, size, this.cache);
+  }
 }
 
 /**
@@ -130,8 +155,5 @@ function scalarPath(mt: Mt19937, size: number): Float32Array {
  * `seed` is taken modulo 2^64 as torch's `manual_seed` does for non-negative seeds.
  */
 export function torchRandn(shape: readonly number[], seed: bigint): Float32Array {
-  const size = shape.reduce((a, b) => a * b, 1);
-  if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`torchRandn: invalid shape [${shape.join(', ')}]`);
-  const mt = new Mt19937(Number(BigInt.asUintN(32, seed)));
-  return size >= 16 ? blockPath(mt, size) : scalarPath(mt, size);
+  return new TorchGenerator(seed).randn(shape);
 }

@@ -15,6 +15,7 @@ import { runEmbeddingCases } from './embeddingCases.ts';
 import { runExpansionCases } from './expansionCases.ts';
 import { runFooocusCfgCases } from './fooocusCfgCases.ts';
 import { runFreeuCases } from './freeuCases.ts';
+import { runInpaintCases } from './inpaintCases.ts';
 import type { GoldenSet } from './goldenSet.ts';
 import { runLoraCases } from './loraCases.ts';
 import { runRefinerCases } from './refinerCases.ts';
@@ -50,6 +51,7 @@ export const CASE_RUNNERS: Readonly<Record<string, CaseRunner>> = {
   lora: runLoraCases,
   upscale: runUpscaleCases,
   vary: runVaryCases,
+  inpaint: runInpaintCases,
 };
 
 export interface VerifyGoldenOptions {

@@ -26,7 +26,7 @@
  * the skips and after the middle block (`apply_control`), FreeU scaling of
  * (h, skip) before each output concat. Each is a field of UnetVariant,
  * adding its inputs and its few nodes at that point; FreeU (`freeu`, freeu.ts)
- * is built, the others not yet.
+ * and the inpaint head's residual (`inpaintFeature`) are built, the others not yet.
  */
 import type { BuiltModel, ComputeType } from '../onnx/graphBuilder.ts';
 import { GraphBuilder } from '../onnx/graphBuilder.ts';
@@ -57,6 +57,13 @@ export interface UnetVariant {
    * values. Default false (the plain UNet, no extra input).
    */
   freeu?: boolean;
+  /**
+   * Fooocus inpaint (inpaint/inpaintHead.ts): adds the input `inpaint_feature`
+   * float32 [1 or B, model_channels, H, W], added to h right after
+   * input_blocks[0] (conv_in), before that output is kept as skip 0, as
+   * Fooocus' input_block_patch does. Default false.
+   */
+  inpaintFeature?: boolean;
 }
 
 export interface BuildUnetGraphOptions {
@@ -71,7 +78,7 @@ export interface BuildUnetGraphOptions {
 }
 
 /** Graph input and output names. */
-export const UNET_IO = { x: 'x', timesteps: 'timesteps', context: 'context', y: 'y', eps: 'eps', freeu: FREEU_INPUT } as const;
+export const UNET_IO = { x: 'x', timesteps: 'timesteps', context: 'context', y: 'y', eps: 'eps', freeu: FREEU_INPUT, inpaintFeature: 'inpaint_feature' } as const;
 
 /**
  * Builds the graph after checking the weights against the config's manifest,
@@ -97,6 +104,7 @@ function forward(g: GraphBuilder, layout: UnetLayout, variant: UnetVariant): voi
   const context = config.contextDim === null ? '' : toCompute(g.input(UNET_IO.context, 'float32', ['B', 'S', config.contextDim]));
   const y = config.admInChannels === null ? '' : toCompute(g.input(UNET_IO.y, 'float32', ['B', config.admInChannels]));
   const freeu = variant.freeu ? g.input(UNET_IO.freeu, 'float32', [4]) : '';
+  const inpaintFeature = variant.inpaintFeature ? toCompute(g.input(UNET_IO.inpaintFeature, 'float32', ['FB', config.modelChannels, 'H', 'W'])) : '';
 
   // emb = time_embed(temb(t)) + label_emb(y); the sinusoid stays float32 (timestepEmbedding.ts).
   const tSin = sinusoidalEmbedding(g, timesteps, config.modelChannels);
@@ -106,6 +114,8 @@ function forward(g: GraphBuilder, layout: UnetLayout, variant: UnetVariant): voi
 
   const useLinear = config.useLinearInTransformer;
   let h = conv2d(g, x, layout.convIn.prefix);
+  // Fooocus' inpaint input_block_patch on block 0: the feature (batch 1 broadcast over cond/uncond) joins h and skip 0.
+  if (inpaintFeature) h = g.op('Add', [h, inpaintFeature]);
   const skips = [h];
   for (const b of layout.input) {
     if (b.res) h = resBlock(g, h, embAct, b.res);

@@ -9,7 +9,9 @@
  *  - lokr: ΔW = (alpha/dim) · kron(w1, w2), each factor given whole or as a@b
  *    (w2 optionally Tucker), dim = the inner size of the last factor given as a@b;
  *  - glora: ΔW = (alpha/a1.shape[0]) · (b2@b1 + (W@a2)@a1), W the weight so far;
- *  - diff: ΔW = the tensor itself (shape must equal the weight's).
+ *  - diff: ΔW = the tensor itself (shape must equal the weight's);
+ *  - fooocus: ΔW = q/255·(max − min) + min, q the U8 tensor of the weight's
+ *    shape, min/max 0-dim (Fooocus' inpaint patch), float32 steps as torch.
  * ΔW is reshaped to the weight (only the element count must agree); when it
  * does not, Fooocus prints an error and leaves the weight alone — the caller
  * checks `deltaShapeError` first and reports instead.
@@ -90,6 +92,11 @@ export function deltaShapeError(patch: LoraPatch, target: readonly number[], sha
       const s = shapeOf(patch.tensor);
       return s.length === target.length && s.every((d, i) => d === target[i]) ? null : `diff [${s}] differs from the weight [${target.join(',')}]`;
     }
+    case 'fooocus': {
+      const s = shapeOf(patch.q);
+      if (numel(shapeOf(patch.min)) !== 1 || numel(shapeOf(patch.max)) !== 1) return 'fooocus patch min/max are not scalars';
+      return s.length === target.length && s.every((d, i) => d === target[i]) ? null : `fooocus patch [${s}] differs from the weight [${target.join(',')}]`;
+    }
   }
 }
 
@@ -166,7 +173,21 @@ export async function addPatchDelta(
       for (let i = 0; i < w.length; i++) w[i] += strength * d[i];
       return;
     }
+    case 'fooocus': {
+      addFooocusPatch(w, read(patch.q).data, read(patch.min).data[0], read(patch.max).data[0], strength);
+      return;
+    }
   }
+}
+
+/**
+ * w += strength·(q/255·(max − min) + min), each operation rounded to float32
+ * as torch does it on float32 tensors (F modules/patch.py, 'fooocus' branch).
+ */
+export function addFooocusPatch(w: Float32Array, q: ArrayLike<number>, min: number, max: number, strength: number): void {
+  const f = Math.fround;
+  const range = f(f(max) - f(min));
+  for (let i = 0; i < w.length; i++) w[i] = f(w[i] + f(strength * f(f(f(q[i] / 255) * range) + min)));
 }
 
 /** ΔW = scale · a (m×k) @ b (k×n). */

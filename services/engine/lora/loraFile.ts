@@ -14,7 +14,11 @@
  *  - LoHa: `X.hada_w1_a/_w1_b/_w2_a/_w2_b` (+ `hada_t1/_t2`, CP);
  *  - LoKr: `X.lokr_w1` or `lokr_w1_a/_w1_b`, `X.lokr_w2` or `lokr_w2_a/_w2_b` (+ `lokr_t2`);
  *  - GLoRA: `X.a1/a2/b1/b2.weight`;
- *  - full differences: `X.diff` (weight), `X.diff_b` (bias), `X.w_norm` / `X.b_norm` (norm layers).
+ *  - full differences: `X.diff` (weight), `X.diff_b` (bias), `X.w_norm` / `X.b_norm` (norm layers);
+ *  - Fooocus' quantised full-rank patch (the inpaint `.fooocus.patch`): a
+ *    UNet state-dict key itself (`diffusion_model.….weight` or `.bias`, the
+ *    identity entries Fooocus adds to its UNet key map) holding the tuple
+ *    `(q U8, min, max)`, flattened by the pickle reader to `K.0`, `K.1`, `K.2`.
  * When one module carries several formats, the later one in this list wins,
  * as in Fooocus (a dict assignment per target). PEFT's `lora_A` / `lora_B`
  * names and DoRA's `dora_scale` are not read by Fooocus, so they count as
@@ -54,7 +58,9 @@ export type LoraPatch =
     w2a: string | null; w2b: string | null; t2: string | null; alpha: number | null;
   }
   | { kind: 'glora'; a1: string; a2: string; b1: string; b2: string; alpha: number | null }
-  | { kind: 'diff'; tensor: string };
+  | { kind: 'diff'; tensor: string }
+  /** Fooocus' quantised patch: ΔW = q/255·(max − min) + min (F modules/patch.py calculate_weight_patched, 'fooocus'). */
+  | { kind: 'fooocus'; q: string; min: string; max: string };
 
 export type LoraPatchKind = LoraPatch['kind'];
 
@@ -75,7 +81,8 @@ export interface LoraMatch {
 }
 
 const SAFETENSORS_EXT = new Set(['.safetensors', '.sft']);
-const PICKLE_EXT = new Set(['.pt', '.pth', '.bin', '.ckpt']);
+/** `.patch`: Fooocus' inpaint patches (`inpaint_v26.fooocus.patch`), torch pickles like the rest. */
+const PICKLE_EXT = new Set(['.pt', '.pth', '.bin', '.ckpt', '.patch']);
 
 /** Opens a LoRA file; LoraError when it is missing or in a container this engine cannot read. */
 export function openLoraFile(path: string): LoraTensors {
@@ -221,6 +228,22 @@ export function matchLora(file: LoraTensors, map: LoraKeyMap): LoraMatch {
     if (diff !== null) set(x, target, 'weight', { kind: 'diff', tensor: diff });
     const diffB = opt(`${x}.diff_b`);
     if (diffB !== null) set(x, target, 'bias', { kind: 'diff', tensor: diffB });
+  }
+
+  // Fooocus' identity entries (`key_map[k] = k` for every UNet state-dict key) come last in its map;
+  // a file holding the key itself carries a ('fooocus', (q, min, max)) patch.
+  for (const [internal, target] of map.internal) {
+    if (target.graph !== 'unet') continue;
+    const fooocus = (key: string): LoraPatch | null =>
+      file.has(`${key}.0`) && file.has(`${key}.1`) && file.has(`${key}.2`)
+        ? { kind: 'fooocus', q: take(`${key}.0`), min: take(`${key}.1`), max: take(`${key}.2`) }
+        : null;
+    const w = fooocus(internal);
+    if (w) set(internal, target, 'weight', w);
+    if (target.bias) {
+      const b = fooocus(`${internal.slice(0, -'.weight'.length)}.bias`);
+      if (b) set(internal, target, 'bias', b);
+    }
   }
 
   const unmatched: string[] = [];

@@ -32,9 +32,10 @@
  * weights by.
  *
  * Not mapped (Fooocus maps them, no SDXL LoRA uses them): Stable Cascade's
- * `lora_prior_te_text_projection` (a transposed open_clip projection), and
- * the identity entries `diffusion_model.…` → itself that carry the Fooocus
- * inpaint patch (`.fooocus.patch`, a separate feature). Fooocus stops the
+ * `lora_prior_te_text_projection` (a transposed open_clip projection). The
+ * identity entries `diffusion_model.…` → itself, which carry the Fooocus
+ * inpaint patch (`.fooocus.patch`), are not module names: matchLora reads
+ * them from `internal` (UNet weights and their biases). Fooocus stops the
  * text-encoder map at 32 layers; here it follows the checkpoint's own layer
  * count (SDXL's CLIP-G has exactly 32).
  */

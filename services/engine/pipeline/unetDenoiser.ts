@@ -16,7 +16,7 @@ import { denoisedFromEps, scaleUnetInput } from '../diffusion/modelSampling.ts';
 import { cfgDenoised, needsUncond } from '../diffusion/guidance/cfg.ts';
 import { fooocusGuidance } from '../diffusion/guidance/fooocusGuidance.ts';
 import type { Denoiser, Latent, ModelSampling } from '../diffusion/types.ts';
-import type { LoadedCheckpoint } from '../runtime/loadedCheckpoint.ts';
+import type { FloatTensor, LoadedCheckpoint } from '../runtime/loadedCheckpoint.ts';
 import type { TextConditioning } from './encodePrompt.ts';
 
 export interface SideConditioning {
@@ -48,6 +48,8 @@ export interface UnetDenoiserOptions {
   admSwitchTimestep: number;
   /** FreeU_V2 parameters: the UNet runs its FreeU variant (LoadedCheckpoint.unet). Default none. */
   freeu?: FreeuParams;
+  /** Fooocus inpaint-head feature [1, model_channels, h, w]: the UNet runs its inpaint variant. Default none. */
+  inpaintFeature?: FloatTensor;
   /** Override σ → UNet timestep (golden runs with interpolated t). */
   timestepOf?: (sigma: number) => number;
   onEval?: (r: EvalRecord) => void;
@@ -87,7 +89,7 @@ export function createUnetDenoiser(o: UnetDenoiserOptions): Denoiser {
     const emphasized = t > o.admSwitchTimestep;
     const yPos = emphasized ? o.positive.adm.emphasized : o.positive.adm.consistent;
     const yNeg = emphasized ? o.negative.adm.emphasized : o.negative.adm.consistent;
-    const unetOpts = { freeu: o.freeu };
+    const unetOpts = { freeu: o.freeu, inpaintFeature: o.inpaintFeature };
     let epsCond: Float32Array;
     let epsUncond: Float32Array | null = null;
     if (!useUncond) {

@@ -31,8 +31,19 @@ import { buildLoraKeyMap, type LoraGraph } from '../lora/loraKeyMap.ts';
 import type { LoraRequest, LoraShard, ShardPrecision } from '../lora/mergeLoras.ts';
 import { LoraVariants } from '../lora/loraVariants.ts';
 
-/** `unet_freeu`: the UNet with the FreeU input (graphs/freeu.ts), a second session opened on first use. */
-export type GraphName = 'clip_l' | 'clip_g' | 'unet' | 'unet_freeu' | 'vae_decoder' | 'vae_encoder';
+/**
+ * `unet_freeu`: the UNet with the FreeU input (graphs/freeu.ts), a second session opened on first use;
+ * `unet_inpaint` / `unet_freeu_inpaint`: with the inpaint-head feature input (inpaint/inpaintHead.ts) too.
+ */
+export type GraphName = 'clip_l' | 'clip_g' | 'unet' | 'unet_freeu' | 'unet_inpaint' | 'unet_freeu_inpaint' | 'vae_decoder' | 'vae_encoder';
+
+/** Per-call UNet options (`LoadedCheckpoint.unet`); each one picks a graph variant. */
+export interface UnetCallOptions {
+  /** FreeU_V2 parameters; default none. */
+  freeu?: FreeuParams;
+  /** Fooocus inpaint-head feature [1 or B, model_channels, h, w], added after conv_in; default none. */
+  inpaintFeature?: FloatTensor;
+}
 
 export interface LoadOptions {
   cacheDir: string;
@@ -129,14 +140,19 @@ export class LoadedCheckpoint {
     };
   }
 
-  /** `opts.freeu` runs the FreeU variant (its own session) with those parameters; default the plain UNet. */
-  async unet(x: FloatTensor, timesteps: Float32Array, context: FloatTensor, y: FloatTensor, opts: { freeu?: FreeuParams } = {}): Promise<Float32Array> {
-    const session = await this.session(opts.freeu ? 'unet_freeu' : 'unet');
+  /**
+   * `opts.freeu` runs the FreeU variant with those parameters, `opts.inpaintFeature`
+   * the inpaint variant (each its own session); default the plain UNet.
+   */
+  async unet(x: FloatTensor, timesteps: Float32Array, context: FloatTensor, y: FloatTensor, opts: UnetCallOptions = {}): Promise<Float32Array> {
+    const graph: GraphName = opts.inpaintFeature ? (opts.freeu ? 'unet_freeu_inpaint' : 'unet_inpaint') : opts.freeu ? 'unet_freeu' : 'unet';
+    const session = await this.session(graph);
     const feeds: Record<string, import('./onnxSession.ts').Feed> = {
       [UNET_IO.x]: { type: 'float', ...x },
       [UNET_IO.timesteps]: { type: 'float', data: timesteps, dims: [timesteps.length] },
     };
     if (opts.freeu) feeds[UNET_IO.freeu] = { type: 'float', data: freeuInput(opts.freeu), dims: [4] };
+    if (opts.inpaintFeature) feeds[UNET_IO.inpaintFeature] = { type: 'float', ...opts.inpaintFeature };
     if (session.inputNames.includes(UNET_IO.context)) feeds[UNET_IO.context] = { type: 'float', ...context };
     if (session.inputNames.includes(UNET_IO.y)) feeds[UNET_IO.y] = { type: 'float', ...y };
     // The UNet graph's I/O is float32 for either compute type.
@@ -233,6 +249,10 @@ export class LoadedCheckpoint {
         return buildUnetGraph({ weights, compute });
       case 'unet_freeu':
         return buildUnetGraph({ weights, compute, variant: { freeu: true } });
+      case 'unet_inpaint':
+        return buildUnetGraph({ weights, compute, variant: { inpaintFeature: true } });
+      case 'unet_freeu_inpaint':
+        return buildUnetGraph({ weights, compute, variant: { freeu: true, inpaintFeature: true } });
       case 'vae_decoder':
         return buildVaeDecoderGraph({ weights, compute }).model;
       case 'vae_encoder':
