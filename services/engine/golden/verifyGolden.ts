@@ -18,6 +18,7 @@ import { runFreeuCases } from './freeuCases.ts';
 import { runInpaintCases } from './inpaintCases.ts';
 import type { GoldenSet } from './goldenSet.ts';
 import { runLoraCases } from './loraCases.ts';
+import { runPreprocessorCases } from './preprocessorCases.ts';
 import { runRefinerCases } from './refinerCases.ts';
 import { runSamplerRunCases } from './samplerRunCases.ts';
 import { runScheduleCases } from './scheduleCases.ts';
@@ -49,6 +50,7 @@ export const CASE_RUNNERS: Readonly<Record<string, CaseRunner>> = {
   freeu: runFreeuCases,
   expansion: runExpansionCases,
   lora: runLoraCases,
+  preprocessors: runPreprocessorCases,
   upscale: runUpscaleCases,
   vary: runVaryCases,
   inpaint: runInpaintCases,
