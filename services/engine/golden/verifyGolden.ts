@@ -16,6 +16,7 @@ import { runExpansionCases } from './expansionCases.ts';
 import { runFooocusCfgCases } from './fooocusCfgCases.ts';
 import { runFreeuCases } from './freeuCases.ts';
 import { runInpaintCases } from './inpaintCases.ts';
+import { runIpadapterCases } from './ipadapterCases.ts';
 import type { GoldenSet } from './goldenSet.ts';
 import { runLoraCases } from './loraCases.ts';
 import { runPreprocessorCases } from './preprocessorCases.ts';
@@ -54,6 +55,7 @@ export const CASE_RUNNERS: Readonly<Record<string, CaseRunner>> = {
   upscale: runUpscaleCases,
   vary: runVaryCases,
   inpaint: runInpaintCases,
+  ipadapter: runIpadapterCases,
 };
 
 export interface VerifyGoldenOptions {

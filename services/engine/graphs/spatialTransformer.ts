@@ -13,20 +13,23 @@
  */
 import type { GraphBuilder } from '../onnx/graphBuilder.ts';
 import { conv2d, gelu, groupNorm, layerNorm, linear } from '../onnx/layers.ts';
-import { attentionModule } from './unetAttention.ts';
+import { attentionModule, type ExtraKv } from './unetAttention.ts';
 import type { TransformerLayout } from './unetLayout.ts';
 
 export const TRANSFORMER_GN_EPS = 1e-6;
 export const TRANSFORMER_LN_EPS = 1e-5;
 
-/** `x` is [B, C, H, W]; `context` is [B, S, contextDim]. */
-export function spatialTransformer(g: GraphBuilder, x: string, context: string, t: TransformerLayout, useLinear: boolean): string {
+/**
+ * `x` is [B, C, H, W]; `context` is [B, S, contextDim]. `attn2Extra(b)`
+ * (default none) gives block b's attn2 extra K/V (IP-Adapter).
+ */
+export function spatialTransformer(g: GraphBuilder, x: string, context: string, t: TransformerLayout, useLinear: boolean, attn2Extra?: (block: number) => ExtraKv | undefined): string {
   const p = t.prefix;
   let h = groupNorm(g, x, `${p}.norm`, t.channels, TRANSFORMER_GN_EPS);
   if (!useLinear) h = conv2d(g, h, `${p}.proj_in`);
   h = g.op('Transpose', [g.op('Reshape', [h, g.constInt64([0, 0, -1])])], { perm: [0, 2, 1] }); // [B, HW, C]
   if (useLinear) h = linear(g, h, `${p}.proj_in`);
-  for (let b = 0; b < t.depth; b++) h = basicTransformerBlock(g, h, context, `${p}.transformer_blocks.${b}`, t);
+  for (let b = 0; b < t.depth; b++) h = basicTransformerBlock(g, h, context, `${p}.transformer_blocks.${b}`, t, attn2Extra?.(b));
   if (useLinear) h = linear(g, h, `${p}.proj_out`);
   // Back to NCHW with x's batch and spatial size (the width is innerDim before a conv proj_out).
   const xShape = g.op('Shape', [x]);
@@ -41,11 +44,11 @@ export function spatialTransformer(g: GraphBuilder, x: string, context: string, 
   return g.op('Add', [h, x]);
 }
 
-function basicTransformerBlock(g: GraphBuilder, x: string, context: string, p: string, t: TransformerLayout): string {
+function basicTransformerBlock(g: GraphBuilder, x: string, context: string, p: string, t: TransformerLayout, attn2Extra?: ExtraKv): string {
   const n1 = layerNorm(g, x, `${p}.norm1`, TRANSFORMER_LN_EPS);
   x = g.op('Add', [x, attentionModule(g, n1, n1, `${p}.attn1`, t.heads, t.headDim)]);
   const n2 = layerNorm(g, x, `${p}.norm2`, TRANSFORMER_LN_EPS);
-  x = g.op('Add', [x, attentionModule(g, n2, context, `${p}.attn2`, t.heads, t.headDim)]);
+  x = g.op('Add', [x, attentionModule(g, n2, context, `${p}.attn2`, t.heads, t.headDim, attn2Extra)]);
   const n3 = layerNorm(g, x, `${p}.norm3`, TRANSFORMER_LN_EPS);
   return g.op('Add', [x, geglu(g, n3, `${p}.ff`, t.ffDim)]);
 }

@@ -9,8 +9,8 @@
  * scores 8× further from overflow than scaling afterwards. Softmax subtracts
  * the row max, so it is safe in fp16 once the scores themselves are finite.
  *
- * This is also the place where IP-Adapter's extra image K/V will be
- * concatenated to the text K/V before the single softmax (pipeline.md §3.5).
+ * This is also where IP-Adapter's image K/V join the text K/V, along the
+ * token axis before the single softmax (pipeline.md §3.5, unetIpAdapter.ts).
  */
 import type { GraphBuilder } from '../onnx/graphBuilder.ts';
 import { linear } from '../onnx/layers.ts';
@@ -27,13 +27,24 @@ export function scaledDotProductAttention(g: GraphBuilder, q: string, k: string,
   return g.op('Reshape', [out, g.constInt64([0, 0, heads * headDim])]);
 }
 
+/** Extra keys/values [B, N, heads·headDim] appended after the projected ones (IP-Adapter). */
+export interface ExtraKv {
+  k: string;
+  v: string;
+}
+
 /**
  * One ldm CrossAttention module at `prefix` (`...attn1` or `...attn2`).
- * `kv` is x itself for self-attention, the text context for cross-attention.
+ * `kv` is x itself for self-attention, the text context for cross-attention;
+ * `extra` (default none) is concatenated after its K and V.
  */
-export function attentionModule(g: GraphBuilder, x: string, kv: string, prefix: string, heads: number, headDim: number): string {
+export function attentionModule(g: GraphBuilder, x: string, kv: string, prefix: string, heads: number, headDim: number, extra?: ExtraKv): string {
   const q = linear(g, x, `${prefix}.to_q`, { bias: false });
-  const k = linear(g, kv, `${prefix}.to_k`, { bias: false });
-  const v = linear(g, kv, `${prefix}.to_v`, { bias: false });
+  let k = linear(g, kv, `${prefix}.to_k`, { bias: false });
+  let v = linear(g, kv, `${prefix}.to_v`, { bias: false });
+  if (extra) {
+    k = g.op('Concat', [k, extra.k], { axis: 1 });
+    v = g.op('Concat', [v, extra.v], { axis: 1 });
+  }
   return linear(g, scaledDotProductAttention(g, q, k, v, heads, headDim), `${prefix}.to_out.0`);
 }

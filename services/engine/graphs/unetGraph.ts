@@ -26,7 +26,8 @@
  * the skips and after the middle block (`apply_control`), FreeU scaling of
  * (h, skip) before each output concat. Each is a field of UnetVariant,
  * adding its inputs and its few nodes at that point; FreeU (`freeu`, freeu.ts)
- * and the inpaint head's residual (`inpaintFeature`) are built, the others not yet.
+ * the inpaint head's residual (`inpaintFeature`) and IP-Adapter (`ipAdapter`,
+ * unetIpAdapter.ts) are built, ControlNet not yet.
  */
 import type { BuiltModel, ComputeType } from '../onnx/graphBuilder.ts';
 import { GraphBuilder } from '../onnx/graphBuilder.ts';
@@ -37,6 +38,8 @@ import { RESBLOCK_GN_EPS, resBlock } from './resBlock.ts';
 import { spatialTransformer } from './spatialTransformer.ts';
 import { sinusoidalEmbedding } from './timestepEmbedding.ts';
 import { inferUnetConfig, unetWeightsOf, type UnetConfig } from './unetConfig.ts';
+import type { ExtraKv } from './unetAttention.ts';
+import { ipAttn2Layers, UNET_IP_INPUT } from './unetIpAdapter.ts';
 import type { UnetLayout } from './unetLayout.ts';
 import { downsample, upsampleTo } from './unetResample.ts';
 import { validateUnetWeights } from './unetWeightManifest.ts';
@@ -64,6 +67,13 @@ export interface UnetVariant {
    * Fooocus' input_block_patch does. Default false.
    */
   inpaintFeature?: boolean;
+  /**
+   * IP-Adapter (unetIpAdapter.ts): adds the inputs `ip_k.{n}` and `ip_v.{n}`
+   * float32 [B, IPN, C_n] for every attn2 n in Fooocus's patch order, the
+   * weighted image K/V appended to the text K/V of that layer (one softmax).
+   * Default false.
+   */
+  ipAdapter?: boolean;
 }
 
 export interface BuildUnetGraphOptions {
@@ -105,6 +115,16 @@ function forward(g: GraphBuilder, layout: UnetLayout, variant: UnetVariant): voi
   const y = config.admInChannels === null ? '' : toCompute(g.input(UNET_IO.y, 'float32', ['B', config.admInChannels]));
   const freeu = variant.freeu ? g.input(UNET_IO.freeu, 'float32', [4]) : '';
   const inpaintFeature = variant.inpaintFeature ? toCompute(g.input(UNET_IO.inpaintFeature, 'float32', ['FB', config.modelChannels, 'H', 'W'])) : '';
+  // IP-Adapter K/V per attn2, looked up by (transformer prefix, block); declared in Fooocus's order.
+  const ipKv = new Map<string, ExtraKv>();
+  if (variant.ipAdapter) {
+    ipAttn2Layers(layout).forEach((l, n) => {
+      const k = toCompute(g.input(UNET_IP_INPUT.k(n), 'float32', ['B', 'IPN', l.channels]));
+      const v = toCompute(g.input(UNET_IP_INPUT.v(n), 'float32', ['B', 'IPN', l.channels]));
+      ipKv.set(`${l.transformer}#${l.block}`, { k, v });
+    });
+  }
+  const attn2Extra = variant.ipAdapter ? (prefix: string) => (b: number) => ipKv.get(`${prefix}#${b}`) : () => undefined;
 
   // emb = time_embed(temb(t)) + label_emb(y); the sinusoid stays float32 (timestepEmbedding.ts).
   const tSin = sinusoidalEmbedding(g, timesteps, config.modelChannels);
@@ -119,14 +139,14 @@ function forward(g: GraphBuilder, layout: UnetLayout, variant: UnetVariant): voi
   const skips = [h];
   for (const b of layout.input) {
     if (b.res) h = resBlock(g, h, embAct, b.res);
-    if (b.transformer) h = spatialTransformer(g, h, context, b.transformer, useLinear);
+    if (b.transformer) h = spatialTransformer(g, h, context, b.transformer, useLinear, attn2Extra(b.transformer.prefix));
     if (b.downsample) h = downsample(g, h, b.downsample.prefix);
     skips.push(h);
   }
 
   const { middle } = layout;
   if (middle.res.length > 0) h = resBlock(g, h, embAct, middle.res[0]);
-  if (middle.transformer) h = spatialTransformer(g, h, context, middle.transformer, useLinear);
+  if (middle.transformer) h = spatialTransformer(g, h, context, middle.transformer, useLinear, attn2Extra(middle.transformer.prefix));
   if (middle.res.length > 1) h = resBlock(g, h, embAct, middle.res[1]);
 
   for (const b of layout.output) {
@@ -136,7 +156,7 @@ function forward(g: GraphBuilder, layout: UnetLayout, variant: UnetVariant): voi
     if (stage !== null) ({ h, skip } = freeuPatch(g, { h, skip, hChannels: b.res.inChannels - b.skipChannels, params: freeu, stage }));
     h = g.op('Concat', [h, skip], { axis: 1 });
     h = resBlock(g, h, embAct, b.res);
-    if (b.transformer) h = spatialTransformer(g, h, context, b.transformer, useLinear);
+    if (b.transformer) h = spatialTransformer(g, h, context, b.transformer, useLinear, attn2Extra(b.transformer.prefix));
     // The next skip to be concatenated fixes the upsampled size.
     if (b.upsample) h = upsampleTo(g, h, skips[skips.length - 1], b.upsample.prefix);
   }

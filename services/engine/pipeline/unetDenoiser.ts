@@ -16,6 +16,7 @@ import { denoisedFromEps, scaleUnetInput } from '../diffusion/modelSampling.ts';
 import { cfgDenoised, needsUncond } from '../diffusion/guidance/cfg.ts';
 import { fooocusGuidance } from '../diffusion/guidance/fooocusGuidance.ts';
 import type { Denoiser, Latent, ModelSampling } from '../diffusion/types.ts';
+import { ipAdapterUnetKv, type IpAdapterImage } from '../ipadapter/ipAdapterAttention.ts';
 import type { FloatTensor, LoadedCheckpoint } from '../runtime/loadedCheckpoint.ts';
 import type { TextConditioning } from './encodePrompt.ts';
 
@@ -50,6 +51,12 @@ export interface UnetDenoiserOptions {
   freeu?: FreeuParams;
   /** Fooocus inpaint-head feature [1, model_channels, h, w]: the UNet runs its inpaint variant. Default none. */
   inpaintFeature?: FloatTensor;
+  /**
+   * Image prompts (IP-Adapter, ipadapter/ipAdapterAttention.ts): while any is
+   * active at the step's t, the UNet runs its IP-Adapter variant with cond
+   * rows on the image tokens and uncond rows on the negative ones. Default none.
+   */
+  imagePrompts?: readonly IpAdapterImage[];
   /** Override σ → UNet timestep (golden runs with interpolated t). */
   timestepOf?: (sigma: number) => number;
   onEval?: (r: EvalRecord) => void;
@@ -89,12 +96,13 @@ export function createUnetDenoiser(o: UnetDenoiserOptions): Denoiser {
     const emphasized = t > o.admSwitchTimestep;
     const yPos = emphasized ? o.positive.adm.emphasized : o.positive.adm.consistent;
     const yNeg = emphasized ? o.negative.adm.emphasized : o.negative.adm.consistent;
-    const unetOpts = { freeu: o.freeu, inpaintFeature: o.inpaintFeature };
+    const ip = (rows: ('cond' | 'uncond')[]) => (o.imagePrompts?.length ? ipAdapterUnetKv(o.imagePrompts, t, rows) : null);
+    const unetOpts = (rows: ('cond' | 'uncond')[]) => ({ freeu: o.freeu, inpaintFeature: o.inpaintFeature, ipAdapter: ip(rows) });
     let epsCond: Float32Array;
     let epsUncond: Float32Array | null = null;
     if (!useUncond) {
       epsCond = await o.model.unet({ data: xin, dims: [1, ch, h, w] }, Float32Array.of(t),
-        { data: pos.context, dims: [1, pos.tokens, pos.width] }, { data: yPos, dims: [1, yPos.length] }, unetOpts);
+        { data: pos.context, dims: [1, pos.tokens, pos.width] }, { data: yPos, dims: [1, yPos.length] }, unetOpts(['cond']));
     } else if (batchedContext) {
       const x2 = new Float32Array(2 * size);
       x2.set(xin, 0);
@@ -103,14 +111,14 @@ export function createUnetDenoiser(o: UnetDenoiserOptions): Denoiser {
       y2.set(yPos, 0);
       y2.set(yNeg, yPos.length);
       const eps = await o.model.unet({ data: x2, dims: [2, ch, h, w] }, Float32Array.of(t, t),
-        { data: batchedContext, dims: [2, lcm, pos.width] }, { data: y2, dims: [2, yPos.length] }, unetOpts);
+        { data: batchedContext, dims: [2, lcm, pos.width] }, { data: y2, dims: [2, yPos.length] }, unetOpts(['cond', 'uncond']));
       epsCond = eps.subarray(0, size);
       epsUncond = eps.subarray(size, 2 * size);
     } else {
       epsCond = await o.model.unet({ data: xin, dims: [1, ch, h, w] }, Float32Array.of(t),
-        { data: pos.context, dims: [1, pos.tokens, pos.width] }, { data: yPos, dims: [1, yPos.length] }, unetOpts);
+        { data: pos.context, dims: [1, pos.tokens, pos.width] }, { data: yPos, dims: [1, yPos.length] }, unetOpts(['cond']));
       epsUncond = await o.model.unet({ data: xin, dims: [1, ch, h, w] }, Float32Array.of(t),
-        { data: neg.context, dims: [1, neg.tokens, neg.width] }, { data: yNeg, dims: [1, yNeg.length] }, unetOpts);
+        { data: neg.context, dims: [1, neg.tokens, neg.width] }, { data: yNeg, dims: [1, yNeg.length] }, unetOpts(['uncond']));
     }
     const posX0 = denoisedFromEps(kind, x, epsCond, sigma, t);
     const negX0 = epsUncond ? denoisedFromEps(kind, x, epsUncond, sigma, t) : null;

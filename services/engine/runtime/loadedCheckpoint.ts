@@ -19,7 +19,9 @@ import type { BuiltModel, ComputeType } from '../onnx/graphBuilder.ts';
 import { buildClipGGraph, buildClipLGraph, CLIP_HIDDEN_STATES, CLIP_INPUT_IDS, CLIP_POOLED, REFINER_CLIP_G_PREFIX } from '../graphs/clipTextGraph.ts';
 import type { ClipConfig } from '../graphs/clipConfig.ts';
 import { freeuInput, type FreeuParams } from '../graphs/freeu.ts';
-import { buildUnetGraph, UNET_IO } from '../graphs/unetGraph.ts';
+import { buildUnetGraph, UNET_IO, type UnetVariant } from '../graphs/unetGraph.ts';
+import { UNET_IP_INPUT } from '../graphs/unetIpAdapter.ts';
+import type { IpAdapterKv } from '../ipadapter/ipAdapterAttention.ts';
 import { buildVaeDecoderGraph, VAE_DECODER_INPUT, VAE_DECODER_OUTPUT } from '../graphs/vaeDecoderGraph.ts';
 import { buildVaeEncoderGraph, VAE_ENCODER_INPUT, VAE_ENCODER_OUTPUT } from '../graphs/vaeEncoderGraph.ts';
 import { inspectCheckpoint, type CheckpointInspection } from '../io/inspectCheckpoint.ts';
@@ -33,9 +35,12 @@ import { LoraVariants } from '../lora/loraVariants.ts';
 
 /**
  * `unet_freeu`: the UNet with the FreeU input (graphs/freeu.ts), a second session opened on first use;
- * `unet_inpaint` / `unet_freeu_inpaint`: with the inpaint-head feature input (inpaint/inpaintHead.ts) too.
+ * `unet_inpaint` / `unet_freeu_inpaint`: with the inpaint-head feature input (inpaint/inpaintHead.ts) too;
+ * `…_ip`: any of those with the IP-Adapter K/V inputs (graphs/unetIpAdapter.ts).
  */
-export type GraphName = 'clip_l' | 'clip_g' | 'unet' | 'unet_freeu' | 'unet_inpaint' | 'unet_freeu_inpaint' | 'vae_decoder' | 'vae_encoder';
+export type GraphName = 'clip_l' | 'clip_g' | UnetGraphName | 'vae_decoder' | 'vae_encoder';
+
+type UnetGraphName = `unet${'' | '_freeu'}${'' | '_inpaint'}${'' | '_ip'}`;
 
 /** Per-call UNet options (`LoadedCheckpoint.unet`); each one picks a graph variant. */
 export interface UnetCallOptions {
@@ -43,6 +48,12 @@ export interface UnetCallOptions {
   freeu?: FreeuParams;
   /** Fooocus inpaint-head feature [1 or B, model_channels, h, w], added after conv_in; default none. */
   inpaintFeature?: FloatTensor;
+  /**
+   * IP-Adapter image K/V per attn2 layer, [B, IPN, C_n], already weighted
+   * (ipadapter/ipAdapterAttention.ts `ipAdapterUnetKv`); default none (and
+   * null, no active image, runs the graph without them).
+   */
+  ipAdapter?: IpAdapterKv | null;
 }
 
 export interface LoadOptions {
@@ -142,10 +153,11 @@ export class LoadedCheckpoint {
 
   /**
    * `opts.freeu` runs the FreeU variant with those parameters, `opts.inpaintFeature`
-   * the inpaint variant (each its own session); default the plain UNet.
+   * the inpaint variant, `opts.ipAdapter` the IP-Adapter variant (each
+   * combination its own session); default the plain UNet.
    */
   async unet(x: FloatTensor, timesteps: Float32Array, context: FloatTensor, y: FloatTensor, opts: UnetCallOptions = {}): Promise<Float32Array> {
-    const graph: GraphName = opts.inpaintFeature ? (opts.freeu ? 'unet_freeu_inpaint' : 'unet_inpaint') : opts.freeu ? 'unet_freeu' : 'unet';
+    const graph: UnetGraphName = `unet${opts.freeu ? '_freeu' : ''}${opts.inpaintFeature ? '_inpaint' : ''}${opts.ipAdapter ? '_ip' : ''}`;
     const session = await this.session(graph);
     const feeds: Record<string, import('./onnxSession.ts').Feed> = {
       [UNET_IO.x]: { type: 'float', ...x },
@@ -153,6 +165,15 @@ export class LoadedCheckpoint {
     };
     if (opts.freeu) feeds[UNET_IO.freeu] = { type: 'float', data: freeuInput(opts.freeu), dims: [4] };
     if (opts.inpaintFeature) feeds[UNET_IO.inpaintFeature] = { type: 'float', ...opts.inpaintFeature };
+    if (opts.ipAdapter) {
+      const { k, v } = opts.ipAdapter;
+      const layers = session.inputNames.filter((n) => n.startsWith('ip_k.')).length;
+      if (k.length !== layers || v.length !== layers) {
+        throw new RangeError(`IP-Adapter: ${k.length} K / ${v.length} V tensors for a UNet with ${layers} cross-attention layers`);
+      }
+      k.forEach((t, n) => (feeds[UNET_IP_INPUT.k(n)] = { type: 'float', ...t }));
+      v.forEach((t, n) => (feeds[UNET_IP_INPUT.v(n)] = { type: 'float', ...t }));
+    }
     if (session.inputNames.includes(UNET_IO.context)) feeds[UNET_IO.context] = { type: 'float', ...context };
     if (session.inputNames.includes(UNET_IO.y)) feeds[UNET_IO.y] = { type: 'float', ...y };
     // The UNet graph's I/O is float32 for either compute type.
@@ -245,20 +266,25 @@ export class LoadedCheckpoint {
         this.clipG = g.config;
         return g.model;
       }
-      case 'unet':
-        return buildUnetGraph({ weights, compute });
-      case 'unet_freeu':
-        return buildUnetGraph({ weights, compute, variant: { freeu: true } });
-      case 'unet_inpaint':
-        return buildUnetGraph({ weights, compute, variant: { inpaintFeature: true } });
-      case 'unet_freeu_inpaint':
-        return buildUnetGraph({ weights, compute, variant: { freeu: true, inpaintFeature: true } });
       case 'vae_decoder':
         return buildVaeDecoderGraph({ weights, compute }).model;
       case 'vae_encoder':
         return buildVaeEncoderGraph({ weights, compute }).model;
+      default:
+        // Every UNet graph name: its suffixes are the variant's flags.
+        return buildUnetGraph({ weights, compute, variant: unetVariantOf(graph) });
     }
   }
+}
+
+/** `unet_freeu_ip` → { freeu, ipAdapter }; the plain name gives no flags (the plain graph). */
+function unetVariantOf(graph: UnetGraphName): UnetVariant {
+  const flags = new Set(graph.split('_').slice(1));
+  const variant: UnetVariant = {};
+  if (flags.has('freeu')) variant.freeu = true;
+  if (flags.has('inpaint')) variant.inpaintFeature = true;
+  if (flags.has('ip')) variant.ipAdapter = true;
+  return variant;
 }
 
 /** The LoRA-patchable part a graph is built from (every UNet graph variant reads the UNet's weights); null for the VAE. */
