@@ -20,15 +20,28 @@
  * any job: the caller (Fooocus Upscale) feeds its result to a job's init image
  * or returns it as it is. The upscaler stays loaded, one at a time, like the
  * separate VAE.
+ *
+ * Inpaint (Fooocus inpaint/outpaint) is two calls: `prepareInpaint` once per
+ * task (mask, outpaint, crop, ESRGAN, fill: inpaint/prepareInpaintCanvas.ts),
+ * then `generate` with `job.inpaint` per image (pipeline/inpaintImage.ts): the
+ * base with the inpaint patch and head, Fooocus' synthetic refiner (the base
+ * without them) at the switch when the job has no refiner, and the result
+ * pasted back into the canvas. The head stays loaded, one at a time.
  */
 import { join } from 'node:path';
 import type { EngineConfig } from './engineConfig.ts';
 import { encodeRgb8 } from './image/encodeImage.ts';
 import { latentPreviewJpeg } from './image/latentPreview.ts';
 import { EngineAbortedError, EngineInputError } from './io/engineErrors.ts';
-import type { GenerateOptions, GeneratedImage, TextToImageJob, UpscaledImage, UpscaleImageOptions, UpscaleResize } from './job.ts';
+import type {
+  GenerateOptions, GeneratedImage, InpaintJob, InpaintPrepareRequest, PreparedInpaint, TextToImageJob, UpscaledImage, UpscaleImageOptions, UpscaleResize,
+} from './job.ts';
+import { loadInpaintHead, type InpaintHead } from './inpaint/inpaintHead.ts';
+import { prepareInpaintCanvas } from './inpaint/prepareInpaintCanvas.ts';
+import { inpaintModels } from './pipeline/inpaint.ts';
+import { generateInpaintImage } from './pipeline/inpaintImage.ts';
 import { encodeWorkloads, type TextConditioning } from './pipeline/encodePrompt.ts';
-import { decodeLatent, sampleTextToImage } from './pipeline/textToImage.ts';
+import { decodeLatent, sampleTextToImage, type StepEvent } from './pipeline/textToImage.ts';
 import { encodeInitImage, VAE_DOWNSCALE } from './pipeline/imageToImage.ts';
 import { fooocusSamplingSigmas } from './diffusion/samplingSigmas.ts';
 import { resolveSampler } from './diffusion/samplers/index.ts';
@@ -56,6 +69,8 @@ export class Engine {
   private safetyChecker: { path: string; load: Promise<SafetyChecker> } | null = null;
   /** The upscaler (ESRGAN) last used, by path; one at a time. */
   private upscaler: { path: string; load: Promise<LoadedUpscaler> } | null = null;
+  /** The inpaint head last used, by path; one at a time. */
+  private inpaintHead: { path: string; head: InpaintHead } | null = null;
   private provider: ProviderChoice | null = null;
 
   constructor(readonly config: EngineConfig) {}
@@ -107,7 +122,8 @@ export class Engine {
     // Fooocus: "Refiner disabled because base model and refiner are same."
     const refinerJob = job.refiner && job.refiner.checkpoint !== job.checkpoint ? job.refiner : undefined;
     const keep = refinerJob ? 2 : 1;
-    const model = await this.loadWithLoras(job.checkpoint, job.loras, keep);
+    const inpaint = job.inpaint ? await this.inpaintModelsFor(job.checkpoint, job.loras, job.inpaint, keep) : null;
+    const model = inpaint ? inpaint.patched : await this.loadWithLoras(job.checkpoint, job.loras, keep);
     if (model.isRefiner) {
       throw new EngineInputError(`${job.checkpoint} is an SDXL refiner; it cannot be used as the base model`);
     }
@@ -144,24 +160,39 @@ export class Engine {
       }
       const positive = await encodeWorkloads(model, positiveTexts, { topK: positiveTopK, clipSkip: job.clipSkip, cache });
       const negative = await encodeWorkloads(model, prompts.negative, { topK: negativeTopK, clipSkip: job.clipSkip, cache });
-      const latent = await sampleTextToImage({
-        model, job, seed, positive, negative, refiner,
-        initLatent: init?.latent,
-        signal: opts.signal,
-        onStep: async (e) => {
-          // Abort reasons from the host carry stop/skip; anything else is a plain abort.
-          if (opts.signal?.aborted) throw opts.signal.reason instanceof Error ? opts.signal.reason : new EngineAbortedError();
-          const preview = job.previews ? await latentPreviewJpeg(e.denoised, e.latentShape[2], e.latentShape[3]) : undefined;
-          opts.onProgress?.({
-            imageIndex: i, imageCount: count, step: e.step, steps: e.steps,
-            percent: Math.round(((i + e.step / e.steps) / count) * 100),
-            preview: preview ? new Uint8Array(preview) : undefined,
-          });
-        },
-      });
+      const onStep = async (e: StepEvent) => {
+        // Abort reasons from the host carry stop/skip; anything else is a plain abort.
+        if (opts.signal?.aborted) throw opts.signal.reason instanceof Error ? opts.signal.reason : new EngineAbortedError();
+        const preview = job.previews ? await latentPreviewJpeg(e.denoised, e.latentShape[2], e.latentShape[3]) : undefined;
+        opts.onProgress?.({
+          imageIndex: i, imageCount: count, step: e.step, steps: e.steps,
+          percent: Math.round(((i + e.step / e.steps) / count) * 100),
+          preview: preview ? new Uint8Array(preview) : undefined,
+        });
+      };
       const kind = fooocusSamplingSigmas({ scheduler: job.scheduler, steps: job.steps, sampler: resolveSampler(job.sampler).name }).modelSampling.kind;
-      // Always the base's VAE (or job.vae): Fooocus discards a refiner's VAE.
-      const rgb = await decodeLatent(decoder, latent, kind, [1, 4, job.height / 8, job.width / 8]);
+      let rgb: { rgb: Uint8Array; width: number; height: number };
+      if (inpaint && job.inpaint) {
+        // A real refiner runs as in text-to-image (without patch and head); without one, Fooocus'
+        // synthetic refiner when the inpaint engine is on.
+        const swap = (refinerJob ? refinerJob.swapMethod : job.inpaint.syntheticSwapMethod) === 'separate' ? 'separate' : 'joint';
+        const out = await generateInpaintImage({
+          job: job as TextToImageJob & { inpaint: InpaintJob },
+          patched: inpaint.patched,
+          refiner: refiner ?? (job.inpaint.patchPath ? inpaint.synthetic : null),
+          switchStep: refinerJob ? refinerJob.switchStep : job.inpaint.patchPath ? Math.min(job.inpaint.syntheticSwitchStep, job.steps) : job.steps,
+          swapMethod: swap,
+          head: inpaint.head,
+          vae: decoder,
+          kind, seed, positive, negative, onStep,
+          signal: opts.signal,
+        });
+        rgb = { rgb: out.data, width: out.width, height: out.height };
+      } else {
+        const latent = await sampleTextToImage({ model, job, seed, positive, negative, refiner, initLatent: init?.latent, signal: opts.signal, onStep });
+        // Always the base's VAE (or job.vae): Fooocus discards a refiner's VAE.
+        rgb = await decodeLatent(decoder, latent, kind, [1, 4, job.height / 8, job.width / 8]);
+      }
       // Fooocus default_censor: a flagged image becomes black, same size.
       const nsfw = checker ? (await checker.check(rgb)).nsfw : false;
       const pixels = nsfw ? new Uint8Array(rgb.rgb.length) : rgb.rgb;
@@ -211,7 +242,25 @@ export class Engine {
     return { data: image.data, width: image.width, height: image.height, scale: upscaler.config.scale, ...(nsfw !== undefined ? { nsfw } : {}) };
   }
 
+  /**
+   * Fooocus inpaint's image side for one task (inpaint/prepareInpaintCanvas.ts), with
+   * `req.upscalerPath`'s ESRGAN for small crops. Null when Fooocus would not inpaint (no mask
+   * pixel > 127 and no outpaint side): the caller runs text-to-image. Aborts between stages.
+   */
+  async prepareInpaint(req: InpaintPrepareRequest, opts: { signal?: AbortSignal } = {}): Promise<PreparedInpaint | null> {
+    opts.signal?.throwIfAborted();
+    return prepareInpaintCanvas(req, {
+      signal: opts.signal,
+      upscale: async (crop) => {
+        const upscaler = await this.loadUpscaler(req.upscalerPath);
+        const out = await upscaler.upscale({ data: crop.data, width: crop.width, height: crop.height }, { signal: opts.signal });
+        return { data: out.data, width: out.width, height: out.height, channels: 3 };
+      },
+    });
+  }
+
   async close(): Promise<void> {
+    this.inpaintHead = null;
     const upscaler = this.upscaler;
     this.upscaler = null;
     await upscaler?.load.then((u) => u.close()).catch(() => undefined);
@@ -243,6 +292,21 @@ export class Engine {
     const vae = await this.vae!.load;
     vae.assertFits(checkpoint);
     return vae;
+  }
+
+  /**
+   * The inpaint job's models on `checkpoint`: base + LoRAs + patch, and the synthetic refiner
+   * (base + LoRAs), through the checkpoint's LoRA variants; the head when the engine is on.
+   */
+  private async inpaintModelsFor(checkpoint: string, loras: TextToImageJob['loras'], job: InpaintJob, keep: number) {
+    const base = await this.load(checkpoint, keep, { warm: false });
+    const models = await inpaintModels(base, { loras: loras ?? [], patchPath: job.patchPath });
+    let head: InpaintHead | null = null;
+    if (job.headPath) {
+      if (this.inpaintHead?.path !== job.headPath) this.inpaintHead = { path: job.headPath, head: loadInpaintHead(job.headPath) };
+      head = this.inpaintHead.head;
+    }
+    return { ...models, head };
   }
 
   /** The upscaler at `path`, loaded once (CheckpointError naming it when it is missing or not an ESRGAN). */
@@ -369,6 +433,32 @@ function validateJob(job: TextToImageJob): void {
       throw new EngineInputError(`init encode seed ${init.encodeSeed} is outside 0..2^63−1`);
     }
   }
+  if (job.inpaint) validateInpaintJob(job, job.inpaint);
   // A refiner equal to the base is dropped unchecked, as Fooocus drops it.
   if (job.refiner && job.refiner.checkpoint !== job.checkpoint) validateRefinerJob(job.refiner, job.steps);
+}
+
+function validateInpaintJob(job: TextToImageJob, inpaint: InpaintJob): void {
+  if (job.init) throw new EngineInputError('a job is either image-to-image (init) or inpaint, not both');
+  if (!(inpaint.denoise > 0 && inpaint.denoise <= 1)) throw new EngineInputError(`inpaint strength must be in (0, 1], got ${inpaint.denoise}`);
+  if ((inpaint.headPath === null) !== (inpaint.patchPath === null)) throw new EngineInputError('inpaint head and patch go together (both, or neither for inpaint engine None)');
+  const { image, original, area } = inpaint.prepared;
+  if (image.width !== job.width || image.height !== job.height) {
+    throw new EngineInputError(`inpaint crop is ${image.width}×${image.height}, the job ${job.width}×${job.height}: they must be equal`);
+  }
+  if (image.width % VAE_DOWNSCALE !== 0 || image.height % VAE_DOWNSCALE !== 0) throw new EngineInputError(`inpaint crop size must be a multiple of ${VAE_DOWNSCALE}, got ${image.width}×${image.height}`);
+  const plane = image.width * image.height;
+  if (image.channels !== 3 || image.data.length !== plane * 3 || inpaint.prepared.fill.length !== plane * 3 || inpaint.prepared.mask.length !== plane) {
+    throw new EngineInputError('inpaint crop, fill and mask sizes do not match');
+  }
+  if (original.channels !== 3 || original.data.length !== original.width * original.height * 3 || inpaint.prepared.softMask.length !== original.width * original.height) {
+    throw new EngineInputError('inpaint canvas and soft mask sizes do not match');
+  }
+  const [a, b, c, d] = area;
+  if (!(0 <= a && a < b && b <= original.height && 0 <= c && c < d && d <= original.width)) {
+    throw new EngineInputError(`inpaint area [${area.join(', ')}] is outside the ${original.width}×${original.height} canvas`);
+  }
+  if (!Number.isInteger(inpaint.syntheticSwitchStep) || inpaint.syntheticSwitchStep < 0) {
+    throw new EngineInputError(`inpaint synthetic refiner switch step must be a non-negative integer, got ${inpaint.syntheticSwitchStep}`);
+  }
 }

@@ -7,12 +7,14 @@
  * whole duration. The sampling loop and the sessions therefore live in one
  * worker thread; the host exchanges only jobs, progress and results with it.
  * Cancellation crosses as a message and is checked between steps (and
- * between upscaler tiles). Generate and upscale share the id space, the
- * abort message and the one-at-a-time queue of the thread.
+ * between upscaler tiles). Generate, upscale and prepareInpaint share the id
+ * space, the abort message and the one-at-a-time queue of the thread.
  */
 import { Worker } from 'node:worker_threads';
 import type { EngineConfig } from './engineConfig.ts';
-import type { GenerateOptions, GeneratedImage, GenerationProgress, TextToImageJob, UpscaledImage, UpscaleImageOptions, UpscaleProgress } from './job.ts';
+import type {
+  GenerateOptions, GeneratedImage, GenerationProgress, InpaintPrepareRequest, PreparedInpaint, TextToImageJob, UpscaledImage, UpscaleImageOptions, UpscaleProgress,
+} from './job.ts';
 import type { RgbImage } from './upscale/tiledUpscale.ts';
 import { reviveEngineError, type SerializedError } from './engineErrorTransport.ts';
 import { EngineAbortedError } from './io/engineErrors.ts';
@@ -20,6 +22,7 @@ import { EngineAbortedError } from './io/engineErrors.ts';
 export type ToThread =
   | { type: 'generate'; id: number; job: TextToImageJob }
   | { type: 'upscale'; id: number; modelPath: string; pixels: RgbImage; options: Pick<UpscaleImageOptions, 'resize' | 'blackOutNsfw'> }
+  | { type: 'prepareInpaint'; id: number; request: InpaintPrepareRequest }
   | { type: 'abort'; id: number; kind: 'stop' | 'skip' | 'abort' };
 
 export type FromThread =
@@ -27,6 +30,7 @@ export type FromThread =
   | { type: 'upscaleProgress'; id: number; progress: UpscaleProgress }
   | { type: 'result'; id: number; images: GeneratedImage[] }
   | { type: 'upscaled'; id: number; image: UpscaledImage }
+  | { type: 'inpaintPrepared'; id: number; prepared: PreparedInpaint | null }
   | { type: 'error'; id: number; error: SerializedError }
   | { type: 'ready' };
 
@@ -62,6 +66,11 @@ export class EngineHost {
     const { signal, onProgress, ...options } = opts;
     const plain = { data: pixels.data, width: pixels.width, height: pixels.height };
     return this.call((id) => ({ type: 'upscale', id, modelPath, pixels: plain, options }), signal, onProgress as Pending['onProgress']);
+  }
+
+  /** Engine.prepareInpaint in the thread (mask work, ESRGAN and the fill are seconds of CPU). */
+  prepareInpaint(request: InpaintPrepareRequest, opts: { signal?: AbortSignal } = {}): Promise<PreparedInpaint | null> {
+    return this.call((id) => ({ type: 'prepareInpaint', id, request }), opts.signal, undefined);
   }
 
   private call<T>(message: (id: number) => ToThread, signal: AbortSignal | undefined, onProgress: Pending['onProgress']): Promise<T> {
@@ -100,6 +109,9 @@ export class EngineHost {
     } else if (m.type === 'upscaled') {
       this.pending.delete(m.id);
       p.resolve(m.image);
+    } else if (m.type === 'inpaintPrepared') {
+      this.pending.delete(m.id);
+      p.resolve(m.prepared);
     } else {
       this.pending.delete(m.id);
       p.reject(reviveEngineError(m.error));

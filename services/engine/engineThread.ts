@@ -1,5 +1,5 @@
 /**
- * The worker-thread side of EngineHost: one Engine, jobs and upscales run one at a time
+ * The worker-thread side of EngineHost: one Engine, jobs, upscales and inpaint preparations run one at a time
  * in arrival order (a GPU runs one job well; queueing is the worker's job).
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -37,6 +37,11 @@ port.on('message', (m: ToThread) => {
         const { buffer, byteOffset, byteLength } = image.data;
         const transfer = byteOffset === 0 && byteLength === buffer.byteLength && buffer instanceof ArrayBuffer ? [buffer] : [];
         send({ type: 'upscaled', id: m.id, image }, transfer);
+        return;
+      }
+      if (m.type === 'prepareInpaint') {
+        const prepared = await engine.prepareInpaint(m.request, { signal: ac.signal });
+        send({ type: 'inpaintPrepared', id: m.id, prepared });
         return;
       }
       const images = await engine.generate(m.job, {

@@ -90,6 +90,87 @@ export interface TextToImageJob {
    * latent. Absent = text-to-image. Its size must equal width × height.
    */
   init?: InitImage;
+  /**
+   * Fooocus inpaint/outpaint (pipeline/inpaintImage.ts): sample the prepared
+   * crop (Engine.prepareInpaint) with the inpaint patch and head, blend with
+   * its fill on every model call, decode, and paste back into the canvas.
+   * The job's width × height must be the crop's; the image returned has the
+   * canvas' size. Absent = text-to-image (or `init`); not with `init`.
+   */
+  inpaint?: InpaintJob;
+}
+
+/** HWC bytes with their size (`channels` per pixel). */
+export interface PixelImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: number;
+}
+
+/**
+ * Engine.prepareInpaint: Fooocus' image side of inpaint for one task, run
+ * once before the images (F modules/async_worker.py apply_image_input's mask
+ * steps, apply_outpaint, the InpaintWorker constructor; pipeline.md §3.3–3.4).
+ */
+export interface InpaintPrepareRequest {
+  /** The input image, RGB (HWC3 applied). */
+  image: PixelImage;
+  /** The drawn mask, one channel of the image's size; absent = all zeros (FooocusAPI has no drawn mask). */
+  mask?: Uint8Array;
+  /** The advanced-masking upload, any channel count and size (resampled, channel mean > 127); absent = none. */
+  upload?: PixelImage;
+  /** Fooocus `inpaint_erode_or_dilate`; default 0. */
+  erodeOrDilate?: number;
+  /** Fooocus `invert_mask_checkbox`; default false. */
+  invert?: boolean;
+  /** Outpaint sides and FooocusAPI's per-side pixels (0 = 30 %); absent or no sides = no outpaint. */
+  outpaint?: { sides: ('left' | 'top' | 'right' | 'bottom')[]; distances?: { left?: number; top?: number; right?: number; bottom?: number } };
+  /** Interested-area factor (outpaint: 1, the caller forces it). */
+  respectiveField: number;
+  /** The inpaint strength; the fill runs above 0.99. */
+  denoise: number;
+  /** Fooocus's upscaler (ESRGAN), run on crops whose shape ceil is below 1024. */
+  upscalerPath: string;
+}
+
+/** The prepared canvas and crop (inpaint/inpaintTask.ts InpaintTask), structured-clone data. */
+export interface PreparedInpaint {
+  /** Interested area [a, b, c, d]: rows a..b, columns c..d of the canvas. */
+  area: [number, number, number, number];
+  /** The crop at shape ceil 1024, RGB. */
+  image: PixelImage;
+  /** Its mask, one channel, 0/255. */
+  mask: Uint8Array;
+  /** The fill (or the crop when the strength is ≤ 0.99), RGB. */
+  fill: Uint8Array;
+  /** The (outpaint-padded) canvas, RGB: the size of the final image. */
+  original: PixelImage;
+  /** The canvas' soft blend mask (`morphological_open`), one channel. */
+  softMask: Uint8Array;
+}
+
+/** TextToImageJob.inpaint. */
+export interface InpaintJob {
+  prepared: PreparedInpaint;
+  /** `fooocus_inpaint_head.pth`; null = inpaint engine None (no head, no patch). */
+  headPath: string | null;
+  /** `inpaint_v26.fooocus.patch` (…), merged into the base only; null = inpaint engine None. */
+  patchPath: string | null;
+  /** Inpaint strength in (0, 1] (outpaint: 1). */
+  denoise: number;
+  /** Fooocus `inpaint_disable_initial_latent`: start from noise instead of the fill's latent; default false. */
+  disableInitialLatent?: boolean;
+  /**
+   * Where Fooocus' synthetic refiner (the base without patch and head) takes over, when the
+   * job has no refiner and a patch is used; Fooocus: round(steps × 0.8), overwrite_switch
+   * replacing it. Ignored otherwise.
+   */
+  syntheticSwitchStep: number;
+  /** How the synthetic refiner takes over (Fooocus uses the request's refiner_swap_method); default 'joint'. */
+  syntheticSwapMethod?: 'joint' | 'separate';
+  /** Seed of the two posterior draws of the encode; default the first of `seeds` (Fooocus encodes once per task). */
+  encodeSeed?: bigint;
 }
 
 /**

@@ -30,6 +30,15 @@
 //      which then either saves that image as the task's one result or fills every planned
 //      job's init image and size from it (`applyUpscaledImage`). Fast skips prompt
 //      processing as Fooocus does: its plan has no images and needs no checkpoint.
+//   8. Inpaint/outpaint (inpaintGoal.ts; F apply_image_input / apply_inpaint): the plan reads
+//      the input image (HWC3) and the mask upload (raw channels: its first channel is Fooocus'
+//      drawn mask, and the advanced-masking merge averages all of them), finds the head, patch
+//      and upscaler files (model_missing naming them), prepends the
+//      additional prompt and sets the synthetic refiner's switch; the mask work, outpaint
+//      padding, crop, ESRGAN and fill run once in the engine thread from the attempt
+//      (`plan.inpaint`, Engine.prepareInpaint), which then fills every planned job's
+//      `inpaint` and size (`applyPreparedInpaint`). When the prepared mask is empty and no side
+//      is outpainted, Fooocus runs text-to-image: the attempt plans again with `inpaintSkipped`.
 // One engine job per image (one seed each), not one job with all seeds: FooocusAPI's stop
 // keeps the images finished before it and skip drops only the current one, and the engine
 // rejects a whole call when it is aborted; per-image calls keep every finished image and let
@@ -79,6 +88,9 @@ import { varyGoal } from './varyGoal.ts';
 import { cropToVaeMultiple } from '../engine/image/varyInputImage.ts';
 import type { U8Image } from '../engine/image/resampleLanczos.ts';
 import { isDirectReturn, upscaleGoal, upscalerModelPath, upscaleSize, type UpscaleGoal, type UpscaleSize } from './upscaleGoal.ts';
+import type { InpaintPrepareRequest, PreparedInpaint } from '../engine/job.ts';
+import { inpaintGoal, inpaintModelPaths, inpaintPrompt, overwriteSwitchOf, SYNTHETIC_REFINER_SWITCH, syntheticSwitchStep, type InpaintGoal } from './inpaintGoal.ts';
+import { readRawInputImage } from './readInputImage.ts';
 
 /** Fooocus' expansion folder under the models directory. */
 export const EXPANSION_FOLDER = 'prompt_expansion/fooocus_expansion';
@@ -127,6 +139,23 @@ export interface PlannedUpscale {
   seed: string;
 }
 
+/** Fooocus inpaint's image stage, run by the attempt before any image (inpaintGoal.ts). */
+export interface PlannedInpaint {
+  goal: InpaintGoal;
+  /** What Engine.prepareInpaint gets. */
+  request: InpaintPrepareRequest;
+  /** Head and patch (real paths), null for inpaint engine None. */
+  headPath: string | null;
+  patchPath: string | null;
+  /** Where the synthetic refiner takes over (used when there is no refiner and a patch). */
+  syntheticSwitchStep: number;
+  /**
+   * How it takes over: the request's refiner_swap_method; 'vae' (Fooocus' SD 1.5 interposer,
+   * which needs a real SD 1.5 refiner) runs as 'joint'.
+   */
+  syntheticSwapMethod: 'joint' | 'separate';
+}
+
 export interface TextToImagePlan {
   /** The base checkpoint; null when no diffusion can run (Upscale Fast). */
   checkpoint: string | null;
@@ -137,6 +166,8 @@ export interface TextToImagePlan {
   images: PlannedImage[];
   /** Upscale's first stage, when the request upscales. */
   upscale: PlannedUpscale | null;
+  /** Inpaint's image stage, when the request inpaints; the images' `inpaint` is set by applyPreparedInpaint. */
+  inpaint: PlannedInpaint | null;
   /** What the request asked for that this run does differently (for the log). */
   notes: string[];
   /** Absolute model paths → the names the request used (to keep server paths out of task errors). */
@@ -153,8 +184,10 @@ export interface PlanOptions {
   modelStore?: ModelStore;
   /** Written into image metadata. Default 'fooocus-cloud'. */
   version?: string;
-  /** Where input images are stored (`inputs/<sha256>.<ext>`); needed by a Vary or Upscale request. */
+  /** Where input images are stored (`inputs/<sha256>.<ext>`); needed by a Vary, Upscale or inpaint request. */
   blobs?: BlobStore;
+  /** The inpaint's prepared mask was empty with no outpaint: plan text-to-image, as Fooocus runs it. Default false. */
+  inpaintSkipped?: boolean;
 }
 
 interface ResolvedLora {
@@ -174,7 +207,14 @@ export async function planTextToImage(job: GenerationJob, options: PlanOptions):
     // Fooocus skips prompt processing for Fast: no model but the upscaler (and the classifier).
     const blackOutNsfw = nsfwClassifier(job, modelsDir, pathNames);
     const planned = await planUpscale(upscale, job, options, pathNames, blackOutNsfw);
-    return { checkpoint: null, images: [], upscale: planned, notes, pathNames };
+    return { checkpoint: null, images: [], upscale: planned, inpaint: null, notes, pathNames };
+  }
+  const inpaint = options.inpaintSkipped ? null : inpaintGoal(job);
+  // Fooocus puts the additional prompt in front before prompt processing (it is logged so too),
+  // and with its synthetic refiner sets refiner_switch to 0.8 (the metadata logs that).
+  if (inpaint) {
+    const synthetic = inpaint.engine !== 'None' && !job.refinerModel;
+    job = { ...job, prompt: inpaintPrompt(job.prompt, inpaint.additionalPrompt), ...(synthetic ? { refinerSwitch: SYNTHETIC_REFINER_SWITCH } : {}) };
   }
   // Upscale diffuses with the performance's UOV steps and the switch computed from them.
   const steps = upscale ? upscale.steps : job.steps;
@@ -255,6 +295,10 @@ export async function planTextToImage(job: GenerationJob, options: PlanOptions):
     pathNames.set(expansionFolder, EXPANSION_FOLDER);
   }
   const blackOutNsfw = nsfwClassifier(job, modelsDir, pathNames);
+  const inpaintPlan = inpaint ? await planInpaint(inpaint, job, options, pathNames) : null;
+  if (inpaintPlan && !refiner && inpaintPlan.patchPath && inpaintPlan.syntheticSwitchStep > steps) {
+    notes.push(`synthetic refiner switch step ${inpaintPlan.syntheticSwitchStep} is past the last step (${steps}): it does not run (as in Fooocus)`);
+  }
 
   // --- Vary: the input image as Fooocus sizes it; its size is the generation size ----------
   const vary = varyGoal(job);
@@ -362,7 +406,75 @@ export async function planTextToImage(job: GenerationJob, options: PlanOptions):
         : null,
     });
   }
-  return { checkpoint, images, upscale: upscalePlan, notes, pathNames };
+  return { checkpoint, images, upscale: upscalePlan, inpaint: inpaintPlan, notes, pathNames };
+}
+
+/**
+ * Inpaint, once the engine prepared the crop: every image samples that crop (the job's size
+ * is the crop's, Fooocus' generation size) and returns the canvas; the metadata's resolution
+ * is the crop's, as Fooocus logs its width and height.
+ */
+export function applyPreparedInpaint(plan: TextToImagePlan, prepared: PreparedInpaint): void {
+  const planned = plan.inpaint;
+  if (!planned) throw new Error('applyPreparedInpaint: the plan has no inpaint');
+  const encodeSeed = plan.images[0]?.seed;
+  for (const image of plan.images) {
+    image.job.width = prepared.image.width;
+    image.job.height = prepared.image.height;
+    image.job.inpaint = {
+      prepared,
+      headPath: planned.headPath,
+      patchPath: planned.patchPath,
+      denoise: planned.goal.strength,
+      disableInitialLatent: planned.goal.disableInitialLatent,
+      syntheticSwitchStep: planned.syntheticSwitchStep,
+      syntheticSwapMethod: planned.syntheticSwapMethod,
+      ...(encodeSeed !== undefined ? { encodeSeed } : {}),
+    };
+    if (image.metadata) {
+      image.metadata.width = prepared.image.width;
+      image.metadata.height = prepared.image.height;
+    }
+  }
+}
+
+/** Reads the image and the mask upload, finds head, patch and upscaler (model_missing naming them). */
+async function planInpaint(goal: InpaintGoal, job: GenerationJob, options: PlanOptions, pathNames: Map<string, string>): Promise<PlannedInpaint> {
+  const files = await inpaintModelPaths(options.modelsDir, goal.engine);
+  if (files) pathNames.set(files.headPath, files.headName).set(files.patchPath, files.patchName);
+  const upscaler = await upscalerModelPath(options.modelsDir);
+  pathNames.set(upscaler.path, upscaler.name);
+  if (!options.blobs) throw new Error('planTextToImage: an inpaint request needs options.blobs to read its images');
+  const image = await readInputImage(options.blobs, goal.image, 'inpaint_input_image');
+  const upload = goal.maskUpload ? await readRawInputImage(options.blobs, goal.maskUpload, 'inpaint_mask_image_upload') : undefined;
+  if (upload && (upload.width !== image.width || upload.height !== image.height)) {
+    // FooocusAPI hands the upload to Fooocus as the drawn mask too, and Fooocus' max of the two
+    // masks fails on different sizes.
+    throw new TaskInputError(
+      'invalid_input',
+      `inpaint_mask_image_upload is ${upload.width}×${upload.height} but inpaint_input_image is ${image.width}×${image.height}: the mask must have the image's size`,
+    );
+  }
+  const request: InpaintPrepareRequest = {
+    image: { data: image.data, width: image.width, height: image.height, channels: 3 },
+    ...(upload
+      ? { mask: firstChannel(upload), upload: { data: upload.data, width: upload.width, height: upload.height, channels: upload.channels } }
+      : {}),
+    erodeOrDilate: goal.erodeOrDilate,
+    invert: goal.invert,
+    outpaint: { sides: [...goal.outpaint.sides], distances: { ...goal.outpaint.distances } },
+    respectiveField: goal.respectiveField,
+    denoise: goal.strength,
+    upscalerPath: upscaler.path,
+  };
+  return {
+    goal,
+    request,
+    headPath: files?.headPath ?? null,
+    patchPath: files?.patchPath ?? null,
+    syntheticSwitchStep: syntheticSwitchStep(job.performance, overwriteSwitchOf(job)),
+    syntheticSwapMethod: job.refinerSwapMethod === 'separate' ? 'separate' : 'joint',
+  };
 }
 
 /**
@@ -409,6 +521,13 @@ async function planUpscale(
     ...(directReturn && blackOutNsfw ? { blackOutNsfw: { ...blackOutNsfw } } : {}),
     seed: goal.fast ? '' : job.imageSeeds[0],
   };
+}
+
+/** Fooocus' drawn mask `inpaint_input_image['mask'][:, :, 0]`: the upload's first channel, as sent. */
+function firstChannel(image: U8Image): Uint8Array {
+  const out = new Uint8Array(image.width * image.height);
+  for (let p = 0; p < out.length; p++) out[p] = image.data[p * image.channels];
+  return out;
 }
 
 /** black_out_nsfw's classifier; its absence fails the task (model_missing) rather than skipping the check. */

@@ -7,7 +7,7 @@
 // max_deliver), so a poison task ends as worker_crash instead of taking the fleet down.
 import type { Logger } from 'pino';
 import { CheckpointError, EngineAbortedError, EngineInputError } from '../engine/io/engineErrors.ts';
-import type { GeneratedImage, GenerateOptions, TextToImageJob, UpscaledImage, UpscaleImageOptions } from '../engine/job.ts';
+import type { GeneratedImage, GenerateOptions, InpaintPrepareRequest, PreparedInpaint, TextToImageJob, UpscaledImage, UpscaleImageOptions } from '../engine/job.ts';
 import type { RgbImage } from '../engine/upscale/tiledUpscale.ts';
 import type { ImageEngine } from './taskAttempt.ts';
 
@@ -30,6 +30,10 @@ export class RespawningEngine implements ClosableEngine {
 
   upscale(modelPath: string, pixels: RgbImage, options?: UpscaleImageOptions): Promise<UpscaledImage> {
     return this.run((host) => host.upscale(modelPath, pixels, options));
+  }
+
+  prepareInpaint(request: InpaintPrepareRequest, options?: { signal?: AbortSignal }): Promise<PreparedInpaint | null> {
+    return this.run((host) => host.prepareInpaint(request, options));
   }
 
   private async run<T>(work: (host: ClosableEngine) => Promise<T>): Promise<T> {

@@ -31,22 +31,25 @@ import type { GenerationJob } from '../core/request/generationJob.ts';
 import type { ControlAction, TaskEvent } from '../core/task/taskEvents.ts';
 import type { Task, TaskError, TaskOutput } from '../core/task/taskRecord.ts';
 import { EngineAbortedError } from '../engine/io/engineErrors.ts';
-import type { GeneratedImage, GenerateOptions, GenerationProgress, TextToImageJob, UpscaledImage, UpscaleImageOptions } from '../engine/job.ts';
+import type {
+  GeneratedImage, GenerateOptions, GenerationProgress, InpaintPrepareRequest, PreparedInpaint, TextToImageJob, UpscaledImage, UpscaleImageOptions,
+} from '../engine/job.ts';
 import type { RgbImage } from '../engine/upscale/tiledUpscale.ts';
 import type { ModelStore } from '../infra/models/modelStore.ts';
 import { encodeRgb8 } from '../engine/image/encodeImage.ts';
 import { embedOutputMetadata } from './imageMetadata.ts';
 import { contentTypeForFormat, outputKey } from './outputKey.ts';
-import { applyUpscaledImage, planTextToImage, type PlannedImage, type PlannedUpscale, type TextToImagePlan } from './planTextToImage.ts';
+import { applyPreparedInpaint, applyUpscaledImage, planTextToImage, type PlannedImage, type PlannedInpaint, type PlannedUpscale, type TextToImagePlan } from './planTextToImage.ts';
 import { ProgressWriter } from './progressWriter.ts';
 import { readGenerationJob } from './readGenerationJob.ts';
 import { classifyFailure, hideModelPaths, TaskTimeoutError } from './taskFailure.ts';
 import type { AbandonReason, WorkerMetrics } from './workerMetrics.ts';
 
-/** What the worker needs from an engine: EngineHost's generate and upscale signatures. */
+/** What the worker needs from an engine: EngineHost's generate, upscale and prepareInpaint signatures. */
 export interface ImageEngine {
   generate(job: TextToImageJob, options?: GenerateOptions): Promise<GeneratedImage[]>;
   upscale(modelPath: string, pixels: RgbImage, options?: UpscaleImageOptions): Promise<UpscaledImage>;
+  prepareInpaint(request: InpaintPrepareRequest, options?: { signal?: AbortSignal }): Promise<PreparedInpaint | null>;
 }
 
 export interface Clock {
@@ -84,6 +87,8 @@ export interface AttemptContext {
 const PREPARATION_PERCENT = 5;
 /** Where the upscaler's progress sits in that preparation (Fooocus shows 13 of its 100 there). */
 const UPSCALE_PERCENT = 3;
+/** Inpaint's image stage runs before the models load. */
+const INPAINT_PREPARATION_PERCENT = 1;
 const TERMINAL_EMIT_TRIES = 3;
 
 export class TaskAttempt {
@@ -102,7 +107,7 @@ export class TaskAttempt {
   private timedOut = false;
   private deadlineTimer: NodeJS.Timeout | null = null;
   private controller: AbortController | null = null;
-  /** The upscaler is running: stop aborts it, skip does not (not an interruptible sampling). */
+  /** The upscaler or inpaint's image stage is running: stop aborts it, skip does not (not an interruptible sampling). */
   private upscaling = false;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private readonly uploaded: string[] = [];
@@ -184,7 +189,7 @@ export class TaskAttempt {
     if (this.ctx.taskTimeoutMs > 0) this.deadlineTimer = setTimeout(() => this.timeOut(), this.ctx.taskTimeoutMs);
     try {
       this.job = readGenerationJob(this.task.reqParams);
-      this.plan = await planTextToImage(this.job, { modelsDir: this.ctx.modelsDir, modelStore: this.ctx.modelStore, wildcardsDir: this.ctx.wildcardsDir, blobs: this.ctx.blobs });
+      this.plan = await planTextToImage(this.job, this.planOptions());
     } catch (err) {
       return await this.settleFailure(err);
     }
@@ -192,11 +197,59 @@ export class TaskAttempt {
 
     const outputs: TaskOutput[] = [];
     try {
+      if (this.plan.inpaint) {
+        const prepared = await this.runInpaintPreparation(this.plan.inpaint);
+        if (prepared === undefined) return await this.finish(outputs);
+        if (prepared === null) {
+          // Fooocus: no mask pixel > 127 and no outpaint side → no inpaint goal, plain text-to-image.
+          this.log.info('inpaint mask is empty and nothing is outpainted: running text-to-image, as Fooocus does');
+          this.plan = await planTextToImage(this.job, { ...this.planOptions(), inpaintSkipped: true });
+        } else {
+          applyPreparedInpaint(this.plan, prepared);
+        }
+      }
       await this.generateImages(this.job, this.plan, outputs);
     } catch (err) {
       return await this.settleFailure(err);
     }
     await this.finish(outputs);
+  }
+
+  private planOptions() {
+    return { modelsDir: this.ctx.modelsDir, modelStore: this.ctx.modelStore, wildcardsDir: this.ctx.wildcardsDir, blobs: this.ctx.blobs };
+  }
+
+  /**
+   * Inpaint's image stage (Fooocus apply_inpaint up to the VAE encode): mask, outpaint, crop,
+   * ESRGAN, fill, in the engine thread under this attempt's controller (stop, shutdown, a lost
+   * lease and TASK_TIMEOUT_MS abort it between stages; skip does not: nothing is sampled yet).
+   * Undefined when the attempt is to end without it; null when Fooocus would not inpaint.
+   */
+  private async runInpaintPreparation(planned: PlannedInpaint): Promise<PreparedInpaint | null | undefined> {
+    if (this.stopRequested || this.leaseLost || this.shutdownRequested) return undefined;
+    if (this.timedOut) throw new TaskTimeoutError(this.ctx.taskTimeoutMs);
+    // Before 'Loading models ...' (generateImages), so the percentage never goes back.
+    this.reportProgress({ percent: INPAINT_PREPARATION_PERCENT, message: 'Image processing ...', step: 0, total: 1 });
+    const controller = new AbortController();
+    this.controller = controller;
+    this.upscaling = true;
+    let prepared: PreparedInpaint | null;
+    try {
+      prepared = await this.ctx.engine.prepareInpaint(planned.request, { signal: controller.signal });
+    } catch (err) {
+      if (this.leaseLost || this.shutdownRequested || this.stopRequested) return undefined;
+      if (this.timedOut) throw new TaskTimeoutError(this.ctx.taskTimeoutMs);
+      throw err;
+    } finally {
+      this.controller = null;
+      this.upscaling = false;
+    }
+    if (this.leaseLost) return undefined;
+    if (prepared) {
+      const { width, height } = prepared.original;
+      this.log.info({ canvas: [width, height], area: prepared.area, crop: [prepared.image.width, prepared.image.height] }, 'inpaint prepared');
+    }
+    return prepared;
   }
 
   private async generateImages(job: GenerationJob, plan: TextToImagePlan, outputs: TaskOutput[]): Promise<void> {

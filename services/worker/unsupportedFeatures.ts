@@ -3,8 +3,8 @@
 //
 // The engine runs text-to-image with Fooocus' text-to-image features (LoRAs, performance
 // modes, refiner, VAE override, FreeU, Fooocus V2 expansion, wildcards, NSFW censoring) and
-// Vary (Subtle/Strong) (varyGoal.ts) and Upscale (1.5x, 2x, Fast 2x, Custom) (upscaleGoal.ts).
-// Still missing (open engine issues): inpaint/outpaint, image prompts (IP-Adapter, PyraCanny, CPDS, FaceSwap), enhance, and the
+// Vary (Subtle/Strong) (varyGoal.ts), Upscale (1.5x, 2x, Fast 2x, Custom) (upscaleGoal.ts) and
+// inpaint/outpaint (inpaintGoal.ts). Still missing (open engine issues): image prompts (IP-Adapter, PyraCanny, CPDS, FaceSwap), enhance, and the
 // refiner swap method 'vae' (an SD 1.5 refiner through Fooocus' latent interposer, a model
 // this engine does not have).
 //
@@ -15,10 +15,11 @@
 // only matters when a refiner runs (none is a no-op in Fooocus, whatever the method says).
 import type { GenerationJob } from '../core/request/generationJob.ts';
 import { TaskInputError } from './taskFailure.ts';
+import { inpaintSelected } from './inpaintGoal.ts';
 import { upscaleGoal } from './upscaleGoal.ts';
 import { uovSelected, varyGoal } from './varyGoal.ts';
 
-const TEXT_TO_IMAGE_ONLY = 'only text-to-image, Vary and Upscale run on this engine for now';
+const TEXT_TO_IMAGE_ONLY = 'only text-to-image, Vary, Upscale and inpaint/outpaint run on this engine for now';
 
 export function assertTextToImageOnly(job: GenerationJob): void {
   const feature = unsupportedFeature(job);
@@ -28,14 +29,13 @@ export function assertTextToImageOnly(job: GenerationJob): void {
 /** The first requested feature the engine lacks, as a client-facing message; null when none. */
 export function unsupportedFeature(job: GenerationJob): string | null {
   const tab = job.currentTab;
-  const mixInpaint = tab === 'ip' && job.controlnet.mixingImagePromptAndInpaint;
 
   // Vary and Upscale run (planTextToImage.ts); a method that is neither is refused.
   if (uovSelected(job) && !varyGoal(job) && !upscaleGoal(job)) {
     return `${job.uov.method} is not supported yet: ${TEXT_TO_IMAGE_ONLY}`;
   }
-  if ((tab === 'inpaint' || mixInpaint) && job.inpaint.image) {
-    return `Inpaint/outpaint is not supported yet: ${TEXT_TO_IMAGE_ONLY}`;
+  if (inpaintSelected(job) && job.inpaint.debuggingPreprocessor) {
+    return `debugging_inpaint_preprocessor (returning Fooocus' mask-processing visualisation instead of an image) is not supported yet; send it false`;
   }
   if (tab === 'ip' || job.controlnet.mixingImagePromptAndVaryUpscale || job.controlnet.mixingImagePromptAndInpaint) {
     const types = [...new Set(job.imagePrompts.filter((s) => s.image).map((s) => s.type))];

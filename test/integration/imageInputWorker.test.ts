@@ -32,6 +32,8 @@ const TINY_CHECKPOINT = '/work/shared/golden/tiny-sdxl.safetensors';
 const TINY_UPSCALER = '/work/shared/golden-features/upscale_models/tiny_fooocus_upscaler.bin';
 const UPSCALER_NAME = 'fooocus_upscaler_s409985e5.bin';
 const CHECKPOINT_NAME = 'tiny-sdxl.safetensors';
+const TINY_INPAINT_HEAD = '/work/shared/golden-features/inpaint/fooocus_inpaint_head_tiny.pth';
+const TINY_INPAINT_PATCH = '/work/shared/golden-features/inpaint/inpaint_tiny.fooocus.patch';
 const logger = pino({ level: process.env.WORKER_TEST_LOG ?? 'silent' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -48,6 +50,10 @@ beforeAll(async () => {
   symlinkSync(TINY_CHECKPOINT, join(modelsDir, 'checkpoints', CHECKPOINT_NAME));
   mkdirSync(join(modelsDir, 'upscale_models'), { recursive: true });
   symlinkSync(TINY_UPSCALER, join(modelsDir, 'upscale_models', UPSCALER_NAME));
+  // The tiny golden head and patch under Fooocus's names (inpaint engine v2.6).
+  mkdirSync(join(modelsDir, 'inpaint'), { recursive: true });
+  symlinkSync(TINY_INPAINT_HEAD, join(modelsDir, 'inpaint', 'fooocus_inpaint_head.pth'));
+  symlinkSync(TINY_INPAINT_PATCH, join(modelsDir, 'inpaint', 'inpaint_v26.fooocus.patch'));
   // Same graph cache as worker.test.ts: graphs are keyed by content hash.
   engine = new EngineHost({ cacheDir: join(tmpdir(), 'fooocus-worker-test-onnx-cache') });
   backends = await createBackends(storageEnvSchema.parse({ DATA_DIR: join(root, 'data') }), { migrate: true, logger });
@@ -90,6 +96,28 @@ async function submitWithImage(body: Record<string, unknown>, image: ImageSource
   return id;
 }
 
+/** The API's half for the inpaint tab: the stored image and mask upload put into the job. */
+async function submitInpaint(body: Record<string, unknown>, image: ImageSource, mask: ImageSource | null): Promise<string> {
+  const job = normaliseRequest(
+    parseCommonRequest({
+      base_model_name: CHECKPOINT_NAME,
+      prompt: 'a red ball',
+      loras: [],
+      style_selections: [],
+      image_seed: 42,
+      inpaint_input_image: 'data:image/png;base64,iVBORw0KGgo=',
+      ...(mask ? { inpaint_mask_image_upload: 'data:image/png;base64,iVBORw0KGgo=' } : {}),
+      ...body,
+    }),
+  );
+  job.inpaint.image = image;
+  job.inpaint.mask = mask;
+  const id = newTaskId();
+  await backends.store.create({ id, reqParams: JSON.parse(JSON.stringify(job)) as JsonObject });
+  await relayPendingOutbox(backends);
+  return id;
+}
+
 async function settled(id: string, timeoutMs = 240_000): Promise<Task> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -105,6 +133,21 @@ async function storedImage(width: number, height: number): Promise<ImageSource> 
   const png = await sharp(Buffer.from(rgb), { raw: { width, height, channels: 3 } }).png().toBuffer();
   const s = await storeInputImage(png, { blobs: backends.blobs, maxBytes: 10_000_000, maxPixels: 10_000_000 });
   return { kind: 'stored', key: s.key, sha256: s.sha256, url: `/${s.key}` };
+}
+
+/** A white rectangle [x0, x1) × [y0, y1) on black, stored as a grayscale PNG (as clients send masks). */
+async function storedMask(width: number, height: number, box: [number, number, number, number]): Promise<ImageSource> {
+  const gray = new Uint8Array(width * height);
+  for (let y = box[2]; y < box[3]; y++) for (let x = box[0]; x < box[1]; x++) gray[y * width + x] = 255;
+  const png = await sharp(Buffer.from(gray), { raw: { width, height, channels: 1 } }).png().toBuffer();
+  const s = await storeInputImage(png, { blobs: backends.blobs, maxBytes: 10_000_000, maxPixels: 10_000_000 });
+  return { kind: 'stored', key: s.key, sha256: s.sha256, url: `/${s.key}` };
+}
+
+async function rawRgb(key: string) {
+  const blob = await backends.blobs.get(key);
+  const { data, info } = await sharp(blob!.bytes).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data), width: info.width, height: info.height };
 }
 
 async function progressMessages(id: string): Promise<string[]> {
@@ -186,6 +229,77 @@ describe('Upscale through the worker (embedded wiring, real engine)', () => {
       expect(task.results).toEqual([]);
     } finally {
       symlinkSync(TINY_UPSCALER, link);
+    }
+  }, 120_000);
+});
+
+describe('Inpaint and outpaint through the worker (embedded wiring, real engine, tiny head and patch)', () => {
+  it('inpaints a stored 128×96 image with a stored mask: a 128×96 PNG whose pixels far from the mask equal the input', async () => {
+    const image = await storedImage(128, 96);
+    // Repaint x 48..80, y 32..64; Fooocus' soft blend feathers about 32 px around it.
+    const id = await submitInpaint({ current_tab: 'inpaint', overwrite_step: 2, inpaint_additional_prompt: 'glossy' }, image, await storedMask(128, 96, [48, 80, 32, 64]));
+    const task = await settled(id);
+    expect(task).toMatchObject({ status: 'finished', error: null });
+    expect(task.results).toHaveLength(1);
+    expect(task.results[0]).toMatchObject({ seed: '42', finishReason: 'SUCCESS', contentType: 'image/png' });
+    const out = await rawRgb(task.results[0].key);
+    expect([out.width, out.height]).toEqual([128, 96]);
+    const input = await rawRgb((image as { key: string }).key);
+    let far = 0;
+    let farEqual = 0;
+    let insideChanged = 0;
+    for (let y = 0; y < 96; y++) {
+      for (let x = 0; x < 128; x++) {
+        const dx = Math.max(48 - x, x - 79, 0);
+        const dy = Math.max(32 - y, y - 63, 0);
+        const i = (y * 128 + x) * 3;
+        const same = out.data[i] === input.data[i] && out.data[i + 1] === input.data[i + 1] && out.data[i + 2] === input.data[i + 2];
+        if (Math.max(dx, dy) > 34) {
+          far++;
+          if (same) farEqual++;
+        } else if (dx === 0 && dy === 0 && !same) insideChanged++;
+      }
+    }
+    // Beyond the 32-px feather the blend weight is 0: the input's pixels, exactly.
+    expect(far).toBeGreaterThan(1000);
+    expect(farEqual).toBe(far);
+    // Inside the mask the pixels were generated.
+    expect(insideChanged).toBeGreaterThan(32 * 32 * 0.5);
+    const messages = await progressMessages(id);
+    expect(messages).toContain('Image processing ...');
+    expect(messages).toContain('Sampling step 2/2, image 1/1 ...');
+  }, 300_000);
+
+  it('outpaints Left: the PNG is the padded canvas (128 + int(128·0.3) = 166 wide)', async () => {
+    const id = await submitInpaint({ current_tab: 'inpaint', overwrite_step: 2, outpaint_selections: ['Left'] }, await storedImage(128, 96), null);
+    const task = await settled(id);
+    expect(task).toMatchObject({ status: 'finished', error: null });
+    expect(await pngSize(task.results[0].key)).toEqual({ format: 'png', width: 166, height: 96 });
+  }, 300_000);
+
+  it('an empty mask with nothing outpainted runs text-to-image, as Fooocus does: the aspect ratio\'s size', async () => {
+    const id = await submitInpaint(
+      { current_tab: 'inpaint', overwrite_step: 2, aspect_ratios_selection: '1024*1024' },
+      await storedImage(128, 96),
+      await storedMask(128, 96, [0, 0, 0, 0]),
+    );
+    const task = await settled(id);
+    expect(task).toMatchObject({ status: 'finished', error: null });
+    expect(await pngSize(task.results[0].key)).toEqual({ format: 'png', width: 1024, height: 1024 });
+    expect(await progressMessages(id)).toContain('Image processing ...');
+  }, 300_000);
+
+  it('without the v2.6 patch the task fails with model_missing naming inpaint/inpaint_v26.fooocus.patch', async () => {
+    const link = join(modelsDir, 'inpaint', 'inpaint_v26.fooocus.patch');
+    rmSync(link);
+    try {
+      const id = await submitInpaint({ current_tab: 'inpaint', overwrite_step: 2 }, await storedImage(64, 48), await storedMask(64, 48, [8, 24, 8, 24]));
+      const task = await settled(id, 60_000);
+      expect(task.status).toBe('failed');
+      expect(task.error).toMatchObject({ code: 'model_missing', message: expect.stringContaining('inpaint/inpaint_v26.fooocus.patch in the models directory') });
+      expect(task.results).toEqual([]);
+    } finally {
+      symlinkSync(TINY_INPAINT_PATCH, link);
     }
   }, 120_000);
 });
