@@ -11,6 +11,7 @@
  */
 import { formatCaseResult, skippedKind, type CaseResult } from './caseChecks.ts';
 import { CaseContext, type CaseRunner } from './caseRunner.ts';
+import { runControlloraCases } from './controlloraCases.ts';
 import { runEmbeddingCases } from './embeddingCases.ts';
 import { runExpansionCases } from './expansionCases.ts';
 import { runFooocusCfgCases } from './fooocusCfgCases.ts';
@@ -56,6 +57,7 @@ export const CASE_RUNNERS: Readonly<Record<string, CaseRunner>> = {
   vary: runVaryCases,
   inpaint: runInpaintCases,
   ipadapter: runIpadapterCases,
+  controllora: runControlloraCases,
 };
 
 export interface VerifyGoldenOptions {

@@ -27,12 +27,14 @@
  * (h, skip) before each output concat. Each is a field of UnetVariant,
  * adding its inputs and its few nodes at that point; FreeU (`freeu`, freeu.ts)
  * the inpaint head's residual (`inpaintFeature`) and IP-Adapter (`ipAdapter`,
- * unetIpAdapter.ts) are built, ControlNet not yet.
+ * unetIpAdapter.ts) and ControlNet residuals (`control`, controlNetGraph.ts)
+ * are built.
  */
 import type { BuiltModel, ComputeType } from '../onnx/graphBuilder.ts';
 import { GraphBuilder } from '../onnx/graphBuilder.ts';
 import { conv2d, groupNorm, linear, silu } from '../onnx/layers.ts';
 import type { WeightSource } from '../onnx/weightSource.ts';
+import { controlResidualCount, controlResidualName } from './controlNetGraph.ts';
 import { FREEU_INPUT, freeuPatch, freeuStage } from './freeu.ts';
 import { RESBLOCK_GN_EPS, resBlock } from './resBlock.ts';
 import { spatialTransformer } from './spatialTransformer.ts';
@@ -74,6 +76,14 @@ export interface UnetVariant {
    * Default false.
    */
   ipAdapter?: boolean;
+  /**
+   * ControlNet (controlNetGraph.ts, ldm `apply_control`): adds the inputs
+   * `control_0 … control_N` float32, one per skip (the skip's shape) and the
+   * middle last, already scaled (softness, strength); the middle one is
+   * added to the middle block's output, `control_i` to skip i when the
+   * output blocks pop it (before FreeU). Default false.
+   */
+  control?: boolean;
 }
 
 export interface BuildUnetGraphOptions {
@@ -124,6 +134,10 @@ function forward(g: GraphBuilder, layout: UnetLayout, variant: UnetVariant): voi
       ipKv.set(`${l.transformer}#${l.block}`, { k, v });
     });
   }
+  // ControlNet residuals: skips first (skip i = control_i), the middle last.
+  const control = variant.control
+    ? Array.from({ length: controlResidualCount(layout) }, (_, i) => toCompute(g.input(controlResidualName(i), 'float32', ['B', 'C', 'h', 'w'].map((d) => `${d}${i}`))))
+    : null;
   const attn2Extra = variant.ipAdapter ? (prefix: string) => (b: number) => ipKv.get(`${prefix}#${b}`) : () => undefined;
 
   // emb = time_embed(temb(t)) + label_emb(y); the sinusoid stays float32 (timestepEmbedding.ts).
@@ -148,9 +162,12 @@ function forward(g: GraphBuilder, layout: UnetLayout, variant: UnetVariant): voi
   if (middle.res.length > 0) h = resBlock(g, h, embAct, middle.res[0]);
   if (middle.transformer) h = spatialTransformer(g, h, context, middle.transformer, useLinear, attn2Extra(middle.transformer.prefix));
   if (middle.res.length > 1) h = resBlock(g, h, embAct, middle.res[1]);
+  if (control) h = g.op('Add', [h, control[control.length - 1]]);
 
   for (const b of layout.output) {
     let skip = skips.pop()!;
+    // apply_control(hsp, control, 'output'): the residual of the skip's own index.
+    if (control) skip = g.op('Add', [skip, control[skips.length]]);
     // Fooocus' output_block_patch point (patched_unet_forward): after the pop, before the concat.
     const stage = freeu ? freeuStage(b.res.inChannels - b.skipChannels, config.modelChannels) : null;
     if (stage !== null) ({ h, skip } = freeuPatch(g, { h, skip, hChannels: b.res.inChannels - b.skipChannels, params: freeu, stage }));

@@ -11,6 +11,7 @@
  * negative entirely.
  */
 import type { AdmPair } from '../conditioning/admConditioning.ts';
+import { controlResiduals, type ControlApplication } from '../controlnet/loadedControlLora.ts';
 import type { FreeuParams } from '../graphs/freeu.ts';
 import { denoisedFromEps, scaleUnetInput } from '../diffusion/modelSampling.ts';
 import { cfgDenoised, needsUncond } from '../diffusion/guidance/cfg.ts';
@@ -57,6 +58,13 @@ export interface UnetDenoiserOptions {
    * rows on the image tokens and uncond rows on the negative ones. Default none.
    */
   imagePrompts?: readonly IpAdapterImage[];
+  /**
+   * ControlNets (controlnet/loadedControlLora.ts): while any is active at the
+   * step's σ, each runs on the UNet's own batch and the UNet runs its
+   * control variant with the summed residuals; other steps run without.
+   * Default none.
+   */
+  controls?: readonly ControlApplication[];
   /** Override σ → UNet timestep (golden runs with interpolated t). */
   timestepOf?: (sigma: number) => number;
   onEval?: (r: EvalRecord) => void;
@@ -98,10 +106,14 @@ export function createUnetDenoiser(o: UnetDenoiserOptions): Denoiser {
     const yNeg = emphasized ? o.negative.adm.emphasized : o.negative.adm.consistent;
     const ip = (rows: ('cond' | 'uncond')[]) => (o.imagePrompts?.length ? ipAdapterUnetKv(o.imagePrompts, t, rows) : null);
     const unetOpts = (rows: ('cond' | 'uncond')[]) => ({ freeu: o.freeu, inpaintFeature: o.inpaintFeature, ipAdapter: ip(rows) });
+    const unet = async (...[x, ts, context, y, opts]: Parameters<LoadedCheckpoint['unet']>) => {
+      const control = o.controls?.length ? await controlResiduals(o.controls, sigma, { x, timesteps: ts, context, y }) : null;
+      return o.model.unet(x, ts, context, y, control ? { ...opts, control } : opts);
+    };
     let epsCond: Float32Array;
     let epsUncond: Float32Array | null = null;
     if (!useUncond) {
-      epsCond = await o.model.unet({ data: xin, dims: [1, ch, h, w] }, Float32Array.of(t),
+      epsCond = await unet({ data: xin, dims: [1, ch, h, w] }, Float32Array.of(t),
         { data: pos.context, dims: [1, pos.tokens, pos.width] }, { data: yPos, dims: [1, yPos.length] }, unetOpts(['cond']));
     } else if (batchedContext) {
       const x2 = new Float32Array(2 * size);
@@ -110,14 +122,14 @@ export function createUnetDenoiser(o: UnetDenoiserOptions): Denoiser {
       const y2 = new Float32Array(yPos.length * 2);
       y2.set(yPos, 0);
       y2.set(yNeg, yPos.length);
-      const eps = await o.model.unet({ data: x2, dims: [2, ch, h, w] }, Float32Array.of(t, t),
+      const eps = await unet({ data: x2, dims: [2, ch, h, w] }, Float32Array.of(t, t),
         { data: batchedContext, dims: [2, lcm, pos.width] }, { data: y2, dims: [2, yPos.length] }, unetOpts(['cond', 'uncond']));
       epsCond = eps.subarray(0, size);
       epsUncond = eps.subarray(size, 2 * size);
     } else {
-      epsCond = await o.model.unet({ data: xin, dims: [1, ch, h, w] }, Float32Array.of(t),
+      epsCond = await unet({ data: xin, dims: [1, ch, h, w] }, Float32Array.of(t),
         { data: pos.context, dims: [1, pos.tokens, pos.width] }, { data: yPos, dims: [1, yPos.length] }, unetOpts(['cond']));
-      epsUncond = await o.model.unet({ data: xin, dims: [1, ch, h, w] }, Float32Array.of(t),
+      epsUncond = await unet({ data: xin, dims: [1, ch, h, w] }, Float32Array.of(t),
         { data: neg.context, dims: [1, neg.tokens, neg.width] }, { data: yNeg, dims: [1, yNeg.length] }, unetOpts(['uncond']));
     }
     const posX0 = denoisedFromEps(kind, x, epsCond, sigma, t);

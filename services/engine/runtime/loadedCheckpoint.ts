@@ -19,7 +19,9 @@ import type { BuiltModel, ComputeType } from '../onnx/graphBuilder.ts';
 import { buildClipGGraph, buildClipLGraph, CLIP_HIDDEN_STATES, CLIP_INPUT_IDS, CLIP_POOLED, REFINER_CLIP_G_PREFIX } from '../graphs/clipTextGraph.ts';
 import type { ClipConfig } from '../graphs/clipConfig.ts';
 import { freeuInput, type FreeuParams } from '../graphs/freeu.ts';
+import { controlResidualName } from '../graphs/controlNetGraph.ts';
 import { buildUnetGraph, UNET_IO, type UnetVariant } from '../graphs/unetGraph.ts';
+import { unetWeightsOf } from '../graphs/unetConfig.ts';
 import { UNET_IP_INPUT } from '../graphs/unetIpAdapter.ts';
 import type { IpAdapterKv } from '../ipadapter/ipAdapterAttention.ts';
 import { buildVaeDecoderGraph, VAE_DECODER_INPUT, VAE_DECODER_OUTPUT } from '../graphs/vaeDecoderGraph.ts';
@@ -36,11 +38,12 @@ import { LoraVariants } from '../lora/loraVariants.ts';
 /**
  * `unet_freeu`: the UNet with the FreeU input (graphs/freeu.ts), a second session opened on first use;
  * `unet_inpaint` / `unet_freeu_inpaint`: with the inpaint-head feature input (inpaint/inpaintHead.ts) too;
- * `…_ip`: any of those with the IP-Adapter K/V inputs (graphs/unetIpAdapter.ts).
+ * `…_ip`: any of those with the IP-Adapter K/V inputs (graphs/unetIpAdapter.ts);
+ * `…_control`: any of those with the ControlNet residual inputs (graphs/controlNetGraph.ts).
  */
 export type GraphName = 'clip_l' | 'clip_g' | UnetGraphName | 'vae_decoder' | 'vae_encoder';
 
-type UnetGraphName = `unet${'' | '_freeu'}${'' | '_inpaint'}${'' | '_ip'}`;
+type UnetGraphName = `unet${'' | '_freeu'}${'' | '_inpaint'}${'' | '_ip'}${'' | '_control'}`;
 
 /** Per-call UNet options (`LoadedCheckpoint.unet`); each one picks a graph variant. */
 export interface UnetCallOptions {
@@ -54,6 +57,12 @@ export interface UnetCallOptions {
    * null, no active image, runs the graph without them).
    */
   ipAdapter?: IpAdapterKv | null;
+  /**
+   * ControlNet residuals `control_0 … control_N` (skips, then the middle),
+   * already scaled and summed over the active ControlNets
+   * (controlnet/loadedControlLora.ts); default none (null runs without).
+   */
+  control?: readonly FloatTensor[] | null;
 }
 
 export interface LoadOptions {
@@ -116,6 +125,16 @@ export class LoadedCheckpoint {
     return new LoadedCheckpoint(path, contentHash, inspection, file, checkpointWeights(file), opts);
   }
 
+  /** The UNet's weights as this object's graphs read them (LoRA-merged on a variant), keys relative to `model.diffusion_model.`. */
+  unetWeights(): WeightSource {
+    return unetWeightsOf(this.weights);
+  }
+
+  /** Identity of this object's weights: the LoRA variant hash, else the checkpoint's content hash (a cache key for derived weights). */
+  get weightsId(): string {
+    return this.lora?.report.variant ?? this.contentHash;
+  }
+
   get isRefiner(): boolean {
     return this.inspection.kind === 'sdxl_refiner';
   }
@@ -153,11 +172,11 @@ export class LoadedCheckpoint {
 
   /**
    * `opts.freeu` runs the FreeU variant with those parameters, `opts.inpaintFeature`
-   * the inpaint variant, `opts.ipAdapter` the IP-Adapter variant (each
+   * the inpaint variant, `opts.ipAdapter` the IP-Adapter variant, `opts.control` the ControlNet variant (each
    * combination its own session); default the plain UNet.
    */
   async unet(x: FloatTensor, timesteps: Float32Array, context: FloatTensor, y: FloatTensor, opts: UnetCallOptions = {}): Promise<Float32Array> {
-    const graph: UnetGraphName = `unet${opts.freeu ? '_freeu' : ''}${opts.inpaintFeature ? '_inpaint' : ''}${opts.ipAdapter ? '_ip' : ''}`;
+    const graph: UnetGraphName = `unet${opts.freeu ? '_freeu' : ''}${opts.inpaintFeature ? '_inpaint' : ''}${opts.ipAdapter ? '_ip' : ''}${opts.control ? '_control' : ''}`;
     const session = await this.session(graph);
     const feeds: Record<string, import('./onnxSession.ts').Feed> = {
       [UNET_IO.x]: { type: 'float', ...x },
@@ -173,6 +192,11 @@ export class LoadedCheckpoint {
       }
       k.forEach((t, n) => (feeds[UNET_IP_INPUT.k(n)] = { type: 'float', ...t }));
       v.forEach((t, n) => (feeds[UNET_IP_INPUT.v(n)] = { type: 'float', ...t }));
+    }
+    if (opts.control) {
+      const count = session.inputNames.filter((n) => n.startsWith('control_')).length;
+      if (opts.control.length !== count) throw new RangeError(`ControlNet: ${opts.control.length} residuals for a UNet with ${count} control inputs`);
+      opts.control.forEach((t, i) => (feeds[controlResidualName(i)] = { type: 'float', ...t }));
     }
     if (session.inputNames.includes(UNET_IO.context)) feeds[UNET_IO.context] = { type: 'float', ...context };
     if (session.inputNames.includes(UNET_IO.y)) feeds[UNET_IO.y] = { type: 'float', ...y };
@@ -284,6 +308,7 @@ function unetVariantOf(graph: UnetGraphName): UnetVariant {
   if (flags.has('freeu')) variant.freeu = true;
   if (flags.has('inpaint')) variant.inpaintFeature = true;
   if (flags.has('ip')) variant.ipAdapter = true;
+  if (flags.has('control')) variant.control = true;
   return variant;
 }
 
