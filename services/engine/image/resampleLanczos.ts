@@ -19,7 +19,8 @@
  * the result.
  */
 
-const PRECISION_BITS = 32 - 8 - 2;
+import { clip8, pillowCoefficients, PRECISION_BITS, type Coefficients, type PillowFilter } from './pillowCoefficients.ts';
+
 const LANCZOS_SUPPORT = 3;
 
 export interface U8Image {
@@ -40,52 +41,9 @@ function lanczos(x: number): number {
   return x >= -LANCZOS_SUPPORT && x < LANCZOS_SUPPORT ? sinc(x) * sinc(x / LANCZOS_SUPPORT) : 0;
 }
 
-interface Coefficients {
-  ksize: number;
-  /** Per output pixel: first input index and tap count. */
-  bounds: Int32Array;
-  /** Fixed-point taps, ksize per output pixel. */
-  kk: Int32Array;
-}
+const LANCZOS: PillowFilter = { fn: lanczos, support: LANCZOS_SUPPORT };
 
-/** Pillow `precompute_coeffs` + `normalize_coeffs_8bpc` for box [0, inSize). */
-function coefficients(inSize: number, outSize: number): Coefficients {
-  const scale = inSize / outSize;
-  const filterscale = scale < 1 ? 1 : scale;
-  const support = LANCZOS_SUPPORT * filterscale;
-  const ksize = Math.ceil(support) * 2 + 1;
-  const bounds = new Int32Array(outSize * 2);
-  const kk = new Int32Array(outSize * ksize);
-  const taps = new Float64Array(ksize);
-  const ss = 1 / filterscale;
-  for (let xx = 0; xx < outSize; xx++) {
-    const center = (xx + 0.5) * scale;
-    let xmin = Math.trunc(center - support + 0.5);
-    if (xmin < 0) xmin = 0;
-    let xmax = Math.trunc(center + support + 0.5);
-    if (xmax > inSize) xmax = inSize;
-    xmax -= xmin;
-    let ww = 0;
-    for (let x = 0; x < xmax; x++) {
-      const w = lanczos((x + xmin - center + 0.5) * ss);
-      taps[x] = w;
-      ww += w;
-    }
-    for (let x = 0; x < ksize; x++) {
-      const k = x < xmax ? (ww !== 0 ? taps[x] / ww : taps[x]) : 0;
-      kk[xx * ksize + x] = k < 0 ? Math.trunc(-0.5 + k * (1 << PRECISION_BITS)) : Math.trunc(0.5 + k * (1 << PRECISION_BITS));
-    }
-    bounds[xx * 2] = xmin;
-    bounds[xx * 2 + 1] = xmax;
-  }
-  return { ksize, bounds, kk };
-}
-
-function clip8(v: number): number {
-  if (v >= 1 << (PRECISION_BITS + 8)) return 255;
-  if (v <= 0) return 0;
-  return Math.floor(v / (1 << PRECISION_BITS));
-}
+const coefficients = (inSize: number, outSize: number) => pillowCoefficients(LANCZOS, inSize, 0, inSize, outSize);
 
 function resampleHorizontal(src: U8Image, outWidth: number, rowFirst: number, rows: number): U8Image {
   const { ksize, bounds, kk } = coefficients(src.width, outWidth);

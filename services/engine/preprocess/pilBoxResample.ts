@@ -12,9 +12,9 @@
  * fractional bits, 8-bit intermediate), per Pillow's `precompute_coeffs`
  * with box bounds `in0`, `in1`.
  */
+import { clip8, pillowCoefficients, PRECISION_BITS, type PillowFilter } from '../image/pillowCoefficients.ts';
 import type { U8Image } from './cvImage.ts';
 
-const PRECISION_BITS = 32 - 8 - 2;
 const BICUBIC_SUPPORT = 2;
 
 function bicubic(x: number): number {
@@ -25,55 +25,13 @@ function bicubic(x: number): number {
   return 0;
 }
 
-interface Coefficients {
-  ksize: number;
-  bounds: Int32Array;
-  kk: Int32Array;
-}
-
-function coefficients(inSize: number, in0: number, in1: number, outSize: number): Coefficients {
-  const scale = (in1 - in0) / outSize;
-  const filterscale = scale < 1 ? 1 : scale;
-  const support = BICUBIC_SUPPORT * filterscale;
-  const ksize = Math.ceil(support) * 2 + 1;
-  const bounds = new Int32Array(outSize * 2);
-  const kk = new Int32Array(outSize * ksize);
-  const taps = new Float64Array(ksize);
-  const ss = 1 / filterscale;
-  for (let xx = 0; xx < outSize; xx++) {
-    const center = in0 + (xx + 0.5) * scale;
-    let xmin = Math.trunc(center - support + 0.5);
-    if (xmin < 0) xmin = 0;
-    let xmax = Math.trunc(center + support + 0.5);
-    if (xmax > inSize) xmax = inSize;
-    xmax -= xmin;
-    let ww = 0;
-    for (let x = 0; x < xmax; x++) {
-      const w = bicubic((x + xmin - center + 0.5) * ss);
-      taps[x] = w;
-      ww += w;
-    }
-    for (let x = 0; x < ksize; x++) {
-      const k = x < xmax ? (ww !== 0 ? taps[x] / ww : taps[x]) : 0;
-      kk[xx * ksize + x] = k < 0 ? Math.trunc(-0.5 + k * (1 << PRECISION_BITS)) : Math.trunc(0.5 + k * (1 << PRECISION_BITS));
-    }
-    bounds[xx * 2] = xmin;
-    bounds[xx * 2 + 1] = xmax;
-  }
-  return { ksize, bounds, kk };
-}
-
-function clip8(v: number): number {
-  if (v >= 1 << (PRECISION_BITS + 8)) return 255;
-  if (v <= 0) return 0;
-  return Math.floor(v / (1 << PRECISION_BITS));
-}
+const BICUBIC: PillowFilter = { fn: bicubic, support: BICUBIC_SUPPORT };
 
 /** One axis of Pillow's resample: `axis` 'x' resamples columns of each row, 'y' rows of each column. */
 function resampleAxis(src: U8Image, outSize: number, in0: number, in1: number, axis: 'x' | 'y'): U8Image {
   const ch = src.channels;
   const inSize = axis === 'x' ? src.width : src.height;
-  const { ksize, bounds, kk } = coefficients(inSize, in0, in1, outSize);
+  const { ksize, bounds, kk } = pillowCoefficients(BICUBIC, inSize, in0, in1, outSize);
   const width = axis === 'x' ? outSize : src.width;
   const height = axis === 'x' ? src.height : outSize;
   const out = new Uint8Array(width * height * ch);
