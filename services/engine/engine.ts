@@ -27,6 +27,12 @@
  * base with the inpaint patch and head, Fooocus' synthetic refiner (the base
  * without them) at the switch when the job has no refiner, and the result
  * pasted back into the canvas. The head stays loaded, one at a time.
+ *
+ * Image prompts (`job.imagePromptTasks`: IP-Adapter Plus, PyraCanny and CPDS
+ * Control-LoRAs) are preprocessed here at the job's final size and patch the
+ * base only, in text-to-image, image-to-image and inpaint alike
+ * (pipeline/imagePromptPreparer.ts keeps the last job's results, so a task's
+ * per-image jobs preprocess once).
  */
 import { join } from 'node:path';
 import type { EngineConfig } from './engineConfig.ts';
@@ -40,6 +46,7 @@ import { loadInpaintHead, type InpaintHead } from './inpaint/inpaintHead.ts';
 import { prepareInpaintCanvas } from './inpaint/prepareInpaintCanvas.ts';
 import { inpaintModels } from './pipeline/inpaint.ts';
 import { generateInpaintImage } from './pipeline/inpaintImage.ts';
+import { ImagePromptPreparer } from './pipeline/imagePromptPreparer.ts';
 import { encodeWorkloads, type TextConditioning } from './pipeline/encodePrompt.ts';
 import { decodeLatent, sampleTextToImage, type StepEvent } from './pipeline/textToImage.ts';
 import { encodeInitImage, VAE_DOWNSCALE } from './pipeline/imageToImage.ts';
@@ -72,8 +79,16 @@ export class Engine {
   /** The inpaint head last used, by path; one at a time. */
   private inpaintHead: { path: string; head: InpaintHead } | null = null;
   private provider: ProviderChoice | null = null;
+  /** Image prompts: the IP-Adapter, Control-LoRAs and the last job's preprocessed slots. */
+  private readonly imagePrompts: ImagePromptPreparer;
 
-  constructor(readonly config: EngineConfig) {}
+  constructor(readonly config: EngineConfig) {
+    this.imagePrompts = new ImagePromptPreparer({
+      cacheDir: config.cacheDir,
+      session: () => this.sessionOptions(),
+      compute: (base) => base.computeOf('unet'),
+    });
+  }
 
   /**
    * Loads (or finds) a checkpoint and opens its txt2img sessions. `keep`:
@@ -143,6 +158,10 @@ export class Engine {
     // Image-to-image: encoded once per job with the job's VAE (Fooocus encodes once per task, with
     // final_vae, i.e. the vae_name override when there is one), so every image starts from it.
     const init = job.init ? await encodeInitImage(decoder, job.init, job.init.encodeSeed ?? job.seeds[0]) : undefined;
+    // Image prompts: preprocessed once at the job's final size, on the model the base samples with.
+    const prompted = job.imagePromptTasks?.slots.length
+      ? await this.imagePrompts.prepare(job.imagePromptTasks, model, job.width, job.height, opts.signal)
+      : undefined;
     const cache = new Map<string, TextConditioning>();
     const images: GeneratedImage[] = [];
     for (let i = 0; i < count; i++) {
@@ -186,10 +205,15 @@ export class Engine {
           vae: decoder,
           kind, seed, positive, negative, onStep,
           signal: opts.signal,
+          imagePrompts: prompted?.imagePrompts,
+          controls: prompted?.controls,
         });
         rgb = { rgb: out.data, width: out.width, height: out.height };
       } else {
-        const latent = await sampleTextToImage({ model, job, seed, positive, negative, refiner, initLatent: init?.latent, signal: opts.signal, onStep });
+        const latent = await sampleTextToImage({
+          model, job, seed, positive, negative, refiner, initLatent: init?.latent, signal: opts.signal, onStep,
+          imagePrompts: prompted?.imagePrompts, controls: prompted?.controls,
+        });
         // Always the base's VAE (or job.vae): Fooocus discards a refiner's VAE.
         rgb = await decodeLatent(decoder, latent, kind, [1, 4, job.height / 8, job.width / 8]);
       }
@@ -261,6 +285,7 @@ export class Engine {
 
   async close(): Promise<void> {
     this.inpaintHead = null;
+    await this.imagePrompts.close();
     const upscaler = this.upscaler;
     this.upscaler = null;
     await upscaler?.load.then((u) => u.close()).catch(() => undefined);

@@ -98,6 +98,43 @@ export interface TextToImageJob {
    * canvas' size. Absent = text-to-image (or `init`); not with `init`.
    */
   inpaint?: InpaintJob;
+  /**
+   * Fooocus image prompts (F modules/async_worker.py apply_control_nets; pipeline.md §3.5, §3.7):
+   * IP-Adapter Plus images and PyraCanny / CPDS Control-LoRAs on the base UNet, each active
+   * until its stop. Preprocessed in the engine at the job's final size (the inpaint crop's,
+   * Vary's, Upscale's), and kept between jobs with the same inputs, so the per-image jobs of a
+   * task preprocess once. Absent or no slots = none.
+   */
+  imagePromptTasks?: ImagePromptTasks;
+}
+
+/** One image prompt slot (Fooocus cn_tasks entry). */
+export interface ImagePromptTask {
+  type: 'ImagePrompt' | 'PyraCanny' | 'CPDS';
+  /** 8-bit HWC, any channel count 1..4 (HWC3 applied). */
+  image: PixelImage;
+  /** Fooocus cn_stop, 0..1: active while the schedule's progress is below it. */
+  stop: number;
+  /** Fooocus cn_weight, 0..2. */
+  weight: number;
+}
+
+/** TextToImageJob.imagePromptTasks: the slots and the models and settings they use. */
+export interface ImagePromptTasks {
+  slots: ImagePromptTask[];
+  /** IP-Adapter Plus files (clip_vision_vit_h, ip-adapter-plus_sdxl_vit-h, fooocus_ip_negative); needed by an ImagePrompt slot. */
+  ipAdapter?: { clipVision: string; ipAdapter: string; negative: string };
+  /** control-lora-canny-rank128.safetensors; needed by a PyraCanny slot. */
+  pyraCanny?: string;
+  /** fooocus_xl_cpds_128.safetensors; needed by a CPDS slot. */
+  cpds?: string;
+  /** Fooocus controlnet_softness, 0..1; default 0.25. */
+  softness?: number;
+  /** PyraCanny thresholds; default 64 / 128. */
+  cannyLow?: number;
+  cannyHigh?: number;
+  /** Fooocus skipping_cn_preprocessor: the resized image is the hint itself; default false. */
+  skipPreprocessor?: boolean;
 }
 
 /** HWC bytes with their size (`channels` per pixel). */

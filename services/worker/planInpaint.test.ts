@@ -108,10 +108,11 @@ describe('inpaintGoal (Fooocus apply_image_input / apply_outpaint)', () => {
     expect(failure).toMatchObject({ kind: 'unrecoverable', error: { code: 'model_missing', message: expect.stringContaining('inpaint/inpaint_v25.fooocus.patch in the models directory') } });
   });
 
-  it('is no longer refused; mixed with an image prompt the image prompt still is', () => {
+  it('is no longer refused, nor mixed with a PyraCanny image prompt; mixed with FaceSwap the FaceSwap is', () => {
     expect(unsupportedFeature(job({}))).toBeNull();
-    expect(unsupportedFeature(job({ controlnet_image: [{ cn_img: DATA_URL, cn_type: 'PyraCanny' }], mixing_image_prompt_and_inpaint: true }))).toMatch(
-      /^Image prompt \(PyraCanny\) is not supported yet/,
+    expect(unsupportedFeature(job({ controlnet_image: [{ cn_img: DATA_URL, cn_type: 'PyraCanny' }], mixing_image_prompt_and_inpaint: true }))).toBeNull();
+    expect(unsupportedFeature(job({ controlnet_image: [{ cn_img: DATA_URL, cn_type: 'FaceSwap' }], mixing_image_prompt_and_inpaint: true }))).toMatch(
+      /^Image prompt type FaceSwap \(controlnet_image\.0\) is not supported yet/,
     );
   });
 });

@@ -228,8 +228,8 @@ describe('planTextToImage', () => {
   it('image features and the refiner swap method vae fail with invalid_input naming the feature', async () => {
     const png = 'data:image/png;base64,iVBORw0KGgo=';
     const cases: [Record<string, unknown>, RegExp][] = [
-      [{ inpaint_input_image: png, controlnet_image: [{ cn_img: png, cn_type: 'ImagePrompt' }], mixing_image_prompt_and_inpaint: true }, /^Image prompt \(ImagePrompt\) is not supported yet/],
-      [{ controlnet_image: [{ cn_img: png, cn_type: 'PyraCanny' }] }, /^Image prompt \(PyraCanny\) is not supported yet/],
+      [{ inpaint_input_image: png, controlnet_image: [{ cn_img: png, cn_type: 'FaceSwap' }], mixing_image_prompt_and_inpaint: true }, /^Image prompt type FaceSwap \(controlnet_image\.0\) is not supported yet/],
+      [{ controlnet_image: [{ cn_img: png, cn_type: 'PyraCanny' }, { cn_img: png, cn_type: 'FaceSwap' }] }, /^Image prompt type FaceSwap \(controlnet_image\.1\) is not supported yet.*facexlib/],
       [{ enhance_input_image: png }, /^Enhance is not supported yet/],
       [{ refiner_model_name: 'refiner.safetensors', refiner_swap_method: 'vae' }, /^Refiner swap method 'vae' is not supported yet/],
     ];

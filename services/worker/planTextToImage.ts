@@ -39,6 +39,12 @@
 //      (`plan.inpaint`, Engine.prepareInpaint), which then fills every planned job's
 //      `inpaint` and size (`applyPreparedInpaint`). When the prepared mask is empty and no side
 //      is outpainted, Fooocus runs text-to-image: the attempt plans again with `inpaintSkipped`.
+//   9. Image prompts (imagePromptGoal.ts; F apply_control_nets): the plan finds the model files
+//      of the types used (model_missing naming them) and reads every slot's image (HWC3); every
+//      image's engine job carries the same slots, which the engine preprocesses (resize,
+//      PyraCanny, CPDS, CLIP vision) in its thread at the job's final size — after Vary, Upscale
+//      or the inpaint crop set it — once per task (it keeps the last job's results). They mix
+//      with Vary/Upscale/inpaint exactly when Fooocus' tab and mixing-flag rules say so.
 // One engine job per image (one seed each), not one job with all seeds: FooocusAPI's stop
 // keeps the images finished before it and skip drops only the current one, and the engine
 // rejects a whole call when it is aborted; per-image calls keep every finished image and let
@@ -91,6 +97,8 @@ import { isDirectReturn, upscaleGoal, upscalerModelPath, upscaleSize, type Upsca
 import type { InpaintPrepareRequest, PreparedInpaint } from '../engine/job.ts';
 import { inpaintGoal, inpaintModelPaths, inpaintPrompt, overwriteSwitchOf, SYNTHETIC_REFINER_SWITCH, syntheticSwitchStep, type InpaintGoal } from './inpaintGoal.ts';
 import { readRawInputImage } from './readInputImage.ts';
+import type { ImagePromptTask, ImagePromptTasks } from '../engine/job.ts';
+import { imagePromptGoal, imagePromptModelPaths } from './imagePromptGoal.ts';
 
 /** Fooocus' expansion folder under the models directory. */
 export const EXPANSION_FOLDER = 'prompt_expansion/fooocus_expansion';
@@ -312,6 +320,9 @@ export async function planTextToImage(job: GenerationJob, options: PlanOptions):
     height = image.height;
     init = { rgb: image.data, width, height, denoise: vary.denoise };
   }
+  // --- image prompts: slots read once; the engine preprocesses them at the final size --------
+  const imagePromptTasks = await planImagePrompts(job, options, pathNames);
+
   // --- Upscale: the upscaler runs in the attempt; size and init come from its result ------
   const upscalePlan = upscale ? await planUpscale(upscale, job, options, pathNames, blackOutNsfw) : null;
 
@@ -374,6 +385,8 @@ export async function planTextToImage(job: GenerationJob, options: PlanOptions):
     if (vae) engineJob.vae = vae;
     if (job.freeu.enabled) engineJob.freeu = { b1: job.freeu.b1, b2: job.freeu.b2, s1: job.freeu.s1, s2: job.freeu.s2 };
     if (blackOutNsfw) engineJob.blackOutNsfw = { ...blackOutNsfw };
+    // The same slots for every image (the engine keeps the preprocessing between them).
+    if (imagePromptTasks) engineJob.imagePromptTasks = imagePromptTasks;
     // One encode seed for the task (Fooocus encodes once per task): the first image's seed.
     if (init) engineJob.init = { ...init, encodeSeed: BigInt(job.imageSeeds[0]) };
     if (expansionSource !== undefined) {
@@ -520,6 +533,32 @@ async function planUpscale(
     directReturn,
     ...(directReturn && blackOutNsfw ? { blackOutNsfw: { ...blackOutNsfw } } : {}),
     seed: goal.fast ? '' : job.imageSeeds[0],
+  };
+}
+
+/** Image prompts (imagePromptGoal.ts): model files (model_missing naming them) and the slot images (HWC3). */
+async function planImagePrompts(job: GenerationJob, options: PlanOptions, pathNames: Map<string, string>): Promise<ImagePromptTasks | undefined> {
+  const goal = imagePromptGoal(job);
+  if (!goal) return undefined;
+  const files = await imagePromptModelPaths(options.modelsDir, goal);
+  for (const [path, name] of files.names) pathNames.set(path, name);
+  if (!options.blobs) throw new Error('planTextToImage: an image prompt request needs options.blobs to read its images');
+  const slots: ImagePromptTask[] = [];
+  for (const slot of goal.slots) {
+    // FaceSwap was refused up front (unsupportedFeatures.ts).
+    if (slot.type === 'FaceSwap') throw new Error('planTextToImage: FaceSwap image prompts are refused before planning');
+    const image = await readInputImage(options.blobs, slot.image, `controlnet_image.${slot.index}.cn_img`);
+    slots.push({ type: slot.type, image: { data: image.data, width: image.width, height: image.height, channels: image.channels }, stop: slot.stop, weight: slot.weight });
+  }
+  return {
+    slots,
+    ...(files.ipAdapter ? { ipAdapter: files.ipAdapter } : {}),
+    ...(files.pyraCanny ? { pyraCanny: files.pyraCanny } : {}),
+    ...(files.cpds ? { cpds: files.cpds } : {}),
+    softness: goal.softness,
+    cannyLow: goal.cannyLow,
+    cannyHigh: goal.cannyHigh,
+    skipPreprocessor: goal.skipPreprocessor,
   };
 }
 

@@ -108,7 +108,7 @@ describe('upscaleGoal: Fooocus apply_upscale rules', () => {
     expect(upscaleGoal(job({ uov_method: 'Upscale (2x)', overwrite_step: 3 }))).toMatchObject({ steps: 3 });
   });
 
-  it('runs only where Fooocus runs it, and is no longer refused; other features still are', () => {
+  it('runs only where Fooocus runs it, and is no longer refused, mixed with an image prompt too', () => {
     expect(upscaleGoal(job({ uov_method: 'Upscale (2x)' }, null))).toBeNull();
     expect(upscaleGoal(job({ uov_method: 'Vary (Subtle)' }))).toBeNull();
     expect(upscaleGoal(job({ uov_method: 'Disabled' }))).toBeNull();
@@ -117,7 +117,7 @@ describe('upscaleGoal: Fooocus apply_upscale rules', () => {
     }
     const mixed = job({ current_tab: 'ip', uov_method: 'Upscale (2x)', mixing_image_prompt_and_vary_upscale: true, controlnet_image: [{ cn_img: DATA_URL, cn_type: 'ImagePrompt' }] });
     expect(upscaleGoal(mixed)).not.toBeNull();
-    expect(unsupportedFeature(mixed)).toMatch(/^Image prompt \(ImagePrompt\) is not supported yet/);
+    expect(unsupportedFeature(mixed)).toBeNull();
   });
 });
 

@@ -82,11 +82,11 @@ describe('varyGoal', () => {
     expect(varyGoal(job({ ...ip, mixing_image_prompt_and_vary_upscale: true }))).toMatchObject({ denoise: 0.5 });
   });
 
-  it('keeps refusing every other image feature as before (Upscale runs now: planUpscale.test.ts)', () => {
+  it('is not refused, mixed with an image prompt either (Upscale runs too: planUpscale.test.ts)', () => {
     expect(unsupportedFeature(job({ current_tab: 'uov', uov_method: 'Vary (Strong)' }))).toBeNull();
-    // Vary mixed with an image prompt: the image prompt is still refused.
+    // Vary mixed with an image prompt runs both, as Fooocus' mixing flag says.
     const mixed = job({ current_tab: 'ip', uov_method: 'Vary (Subtle)', mixing_image_prompt_and_vary_upscale: true, controlnet_image: [{ cn_img: DATA_URL, cn_type: 'ImagePrompt' }] });
-    expect(unsupportedFeature(mixed)).toMatch(/^Image prompt \(ImagePrompt\) is not supported yet/);
+    expect(unsupportedFeature(mixed)).toBeNull();
     expect(unsupportedFeature(job({ current_tab: 'uov', uov_method: 'Vary (Subtle)', inpaint_input_image: DATA_URL, mixing_image_prompt_and_inpaint: true }))).toBeNull();
   });
 });

@@ -4,7 +4,9 @@
 // The engine runs text-to-image with Fooocus' text-to-image features (LoRAs, performance
 // modes, refiner, VAE override, FreeU, Fooocus V2 expansion, wildcards, NSFW censoring) and
 // Vary (Subtle/Strong) (varyGoal.ts), Upscale (1.5x, 2x, Fast 2x, Custom) (upscaleGoal.ts) and
-// inpaint/outpaint (inpaintGoal.ts). Still missing (open engine issues): image prompts (IP-Adapter, PyraCanny, CPDS, FaceSwap), enhance, and the
+// inpaint/outpaint (inpaintGoal.ts) and image prompts of types ImagePrompt, PyraCanny and CPDS,
+// alone or mixed with those as Fooocus' mixing flags allow (imagePromptGoal.ts). Still missing
+// (open engine issues): the FaceSwap image prompt, enhance, and the
 // refiner swap method 'vae' (an SD 1.5 refiner through Fooocus' latent interposer, a model
 // this engine does not have).
 //
@@ -15,11 +17,12 @@
 // only matters when a refiner runs (none is a no-op in Fooocus, whatever the method says).
 import type { GenerationJob } from '../core/request/generationJob.ts';
 import { TaskInputError } from './taskFailure.ts';
+import { imagePromptGoal } from './imagePromptGoal.ts';
 import { inpaintSelected } from './inpaintGoal.ts';
 import { upscaleGoal } from './upscaleGoal.ts';
 import { uovSelected, varyGoal } from './varyGoal.ts';
 
-const TEXT_TO_IMAGE_ONLY = 'only text-to-image, Vary, Upscale and inpaint/outpaint run on this engine for now';
+const TEXT_TO_IMAGE_ONLY = 'only text-to-image, Vary, Upscale, inpaint/outpaint and image prompts (ImagePrompt, PyraCanny, CPDS) run on this engine for now';
 
 export function assertTextToImageOnly(job: GenerationJob): void {
   const feature = unsupportedFeature(job);
@@ -37,9 +40,12 @@ export function unsupportedFeature(job: GenerationJob): string | null {
   if (inpaintSelected(job) && job.inpaint.debuggingPreprocessor) {
     return `debugging_inpaint_preprocessor (returning Fooocus' mask-processing visualisation instead of an image) is not supported yet; send it false`;
   }
-  if (tab === 'ip' || job.controlnet.mixingImagePromptAndVaryUpscale || job.controlnet.mixingImagePromptAndInpaint) {
-    const types = [...new Set(job.imagePrompts.filter((s) => s.image).map((s) => s.type))];
-    if (types.length > 0) return `Image prompt (${types.join(', ')}) is not supported yet: ${TEXT_TO_IMAGE_ONLY}`;
+  // ImagePrompt, PyraCanny and CPDS run (imagePromptGoal.ts); FaceSwap needs Fooocus' face crop
+  // (facexlib RetinaFace) and the IP-Adapter Face model, which this engine does not have.
+  const faceSwap = imagePromptGoal(job)?.slots.filter((s) => s.type === 'FaceSwap') ?? [];
+  if (faceSwap.length > 0) {
+    const fields = faceSwap.map((s) => `controlnet_image.${s.index}`).join(', ');
+    return `Image prompt type FaceSwap (${fields}) is not supported yet: it needs Fooocus' face detection (facexlib RetinaFace) and the IP-Adapter Plus Face model, which this engine does not have; use cn_type ImagePrompt, PyraCanny or CPDS`;
   }
   if (tab === 'enhance' && job.enhance.image) {
     return `Enhance is not supported yet: ${TEXT_TO_IMAGE_ONLY}`;

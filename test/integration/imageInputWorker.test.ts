@@ -10,6 +10,11 @@
 // returns that image as the task's one result (whatever image_number says); 2x diffuses from it
 // at the UOV steps. A stored image that is gone fails with invalid_input naming it; without the
 // upscaler file the task fails with model_missing naming the file to place.
+//
+// Image prompts: the tiny golden IP-Adapter Plus files and the tiny canny Control-LoRA under
+// Fooocus's names (clip_vision/clip_vision_vit_h.safetensors, controlnet/ip-adapter-plus_sdxl_vit-h.bin,
+// controlnet/fooocus_ip_negative.safetensors, controlnet/control-lora-canny-rank128.safetensors);
+// 64×64 via overwrite_width/height, 2 steps.
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +39,12 @@ const UPSCALER_NAME = 'fooocus_upscaler_s409985e5.bin';
 const CHECKPOINT_NAME = 'tiny-sdxl.safetensors';
 const TINY_INPAINT_HEAD = '/work/shared/golden-features/inpaint/fooocus_inpaint_head_tiny.pth';
 const TINY_INPAINT_PATCH = '/work/shared/golden-features/inpaint/inpaint_tiny.fooocus.patch';
+const TINY_IP = {
+  clipVision: '/work/shared/golden-features/ipadapter/clip_vision_tiny.safetensors',
+  ipAdapter: '/work/shared/golden-features/ipadapter/ip-adapter-plus_tiny.bin',
+  negative: '/work/shared/golden-features/ipadapter/fooocus_ip_negative_tiny.safetensors',
+};
+const TINY_CONTROL_LORA = '/work/shared/golden-features/controlnet/control-lora-tiny-rank4.safetensors';
 const logger = pino({ level: process.env.WORKER_TEST_LOG ?? 'silent' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -54,6 +65,13 @@ beforeAll(async () => {
   mkdirSync(join(modelsDir, 'inpaint'), { recursive: true });
   symlinkSync(TINY_INPAINT_HEAD, join(modelsDir, 'inpaint', 'fooocus_inpaint_head.pth'));
   symlinkSync(TINY_INPAINT_PATCH, join(modelsDir, 'inpaint', 'inpaint_v26.fooocus.patch'));
+  // The tiny IP-Adapter Plus files and Control-LoRA under Fooocus's names.
+  mkdirSync(join(modelsDir, 'clip_vision'), { recursive: true });
+  mkdirSync(join(modelsDir, 'controlnet'), { recursive: true });
+  symlinkSync(TINY_IP.clipVision, join(modelsDir, 'clip_vision', 'clip_vision_vit_h.safetensors'));
+  symlinkSync(TINY_IP.ipAdapter, join(modelsDir, 'controlnet', 'ip-adapter-plus_sdxl_vit-h.bin'));
+  symlinkSync(TINY_IP.negative, join(modelsDir, 'controlnet', 'fooocus_ip_negative.safetensors'));
+  symlinkSync(TINY_CONTROL_LORA, join(modelsDir, 'controlnet', 'control-lora-canny-rank128.safetensors'));
   // Same graph cache as worker.test.ts: graphs are keyed by content hash.
   engine = new EngineHost({ cacheDir: join(tmpdir(), 'fooocus-worker-test-onnx-cache') });
   backends = await createBackends(storageEnvSchema.parse({ DATA_DIR: join(root, 'data') }), { migrate: true, logger });
@@ -112,6 +130,28 @@ async function submitInpaint(body: Record<string, unknown>, image: ImageSource, 
   );
   job.inpaint.image = image;
   job.inpaint.mask = mask;
+  const id = newTaskId();
+  await backends.store.create({ id, reqParams: JSON.parse(JSON.stringify(job)) as JsonObject });
+  await relayPendingOutbox(backends);
+  return id;
+}
+
+/** The API's half for image prompts: every slot given an image gets the stored one. */
+async function submitImagePrompt(body: Record<string, unknown>, image: ImageSource | null): Promise<string> {
+  const job = normaliseRequest(
+    parseCommonRequest({
+      base_model_name: CHECKPOINT_NAME,
+      prompt: 'a red ball',
+      loras: [],
+      style_selections: [],
+      image_seed: 42,
+      overwrite_width: 64,
+      overwrite_height: 64,
+      overwrite_step: 2,
+      ...body,
+    }),
+  );
+  for (const slot of job.imagePrompts) if (slot.image && image) slot.image = image;
   const id = newTaskId();
   await backends.store.create({ id, reqParams: JSON.parse(JSON.stringify(job)) as JsonObject });
   await relayPendingOutbox(backends);
@@ -301,5 +341,50 @@ describe('Inpaint and outpaint through the worker (embedded wiring, real engine,
     } finally {
       symlinkSync(TINY_INPAINT_PATCH, link);
     }
+  }, 120_000);
+});
+
+describe('Image prompts through the worker (embedded wiring, real engine, tiny IP-Adapter and Control-LoRA)', () => {
+  const DATA_URL = 'data:image/png;base64,iVBORw0KGgo=';
+  let plainPixels: Uint8Array;
+  beforeAll(async () => {
+    const id = await submitImagePrompt({}, null);
+    const task = await settled(id);
+    expect(task).toMatchObject({ status: 'finished', error: null });
+    plainPixels = (await rawRgb(task.results[0].key)).data;
+  }, 300_000);
+
+  for (const cn_type of ['ImagePrompt', 'PyraCanny'] as const) {
+    it(`a ${cn_type} task finishes with a 64×64 PNG that differs from the same request without the image prompt`, async () => {
+      const id = await submitImagePrompt({ controlnet_image: [{ cn_img: DATA_URL, cn_type, cn_stop: 1, cn_weight: 2 }] }, await storedImage(96, 80));
+      const task = await settled(id);
+      expect(task).toMatchObject({ status: 'finished', error: null });
+      expect(task.results).toHaveLength(1);
+      expect(task.results[0]).toMatchObject({ seed: '42', finishReason: 'SUCCESS', contentType: 'image/png' });
+      expect(await pngSize(task.results[0].key)).toEqual({ format: 'png', width: 64, height: 64 });
+      const out = await rawRgb(task.results[0].key);
+      expect(Buffer.from(out.data).equals(Buffer.from(plainPixels))).toBe(false);
+    }, 300_000);
+  }
+
+  it('without the IP-Adapter file the task fails with model_missing naming controlnet/ip-adapter-plus_sdxl_vit-h.bin', async () => {
+    const link = join(modelsDir, 'controlnet', 'ip-adapter-plus_sdxl_vit-h.bin');
+    rmSync(link);
+    try {
+      const id = await submitImagePrompt({ controlnet_image: [{ cn_img: DATA_URL, cn_type: 'ImagePrompt' }] }, await storedImage(64, 48));
+      const task = await settled(id, 60_000);
+      expect(task.status).toBe('failed');
+      expect(task.error).toMatchObject({ code: 'model_missing', message: expect.stringContaining('ip-adapter-plus_sdxl_vit-h.bin in the controlnet folder') });
+      expect(task.results).toEqual([]);
+    } finally {
+      symlinkSync(TINY_IP.ipAdapter, link);
+    }
+  }, 120_000);
+
+  it('a FaceSwap image prompt fails with invalid_input naming FaceSwap', async () => {
+    const id = await submitImagePrompt({ controlnet_image: [{ cn_img: DATA_URL, cn_type: 'FaceSwap' }] }, await storedImage(64, 48));
+    const task = await settled(id, 60_000);
+    expect(task.status).toBe('failed');
+    expect(task.error).toMatchObject({ code: 'invalid_input', message: expect.stringContaining('FaceSwap') });
   }, 120_000);
 });

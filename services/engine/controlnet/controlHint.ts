@@ -8,6 +8,7 @@
 import { hwc3 } from '../image/decodeImage.ts';
 import type { U8Image } from '../image/resampleLanczos.ts';
 import { cannyPyramid } from '../preprocess/cannyPyramid.ts';
+import { cpds } from '../preprocess/cpds.ts';
 import { resizeImage } from '../preprocess/resizeImage.ts';
 import type { FloatTensor } from '../runtime/loadedCheckpoint.ts';
 
@@ -32,5 +33,28 @@ export function hintTensor(image: U8Image): FloatTensor {
 export function pyraCannyHint(image: U8Image, width: number, height: number, low: number = PYRACANNY_THRESHOLDS.low, high: number = PYRACANNY_THRESHOLDS.high): ControlHint {
   const resized = resizeImage(hwc3(image), width, height, 1);
   const u8 = hwc3(cannyPyramid(resized, low, high).edges);
+  return { u8, tensor: hintTensor(u8) };
+}
+
+/**
+ * Fooocus apply_control_nets for one PyraCanny or CPDS slot: `resize_image(HWC3(img), width,
+ * height)` (mode 1), then the type's preprocessor unless `skipPreprocessor`
+ * (skipping_cn_preprocessor: the resized image is the hint), then HWC3 → /255.
+ */
+export function controlImageHint(
+  type: 'PyraCanny' | 'CPDS',
+  image: U8Image,
+  width: number,
+  height: number,
+  opts: { low?: number; high?: number; skipPreprocessor?: boolean } = {},
+): ControlHint {
+  const resized = resizeImage(hwc3(image), width, height, 1);
+  let hint = resized;
+  if (!opts.skipPreprocessor) {
+    hint = type === 'PyraCanny'
+      ? cannyPyramid(resized, opts.low ?? PYRACANNY_THRESHOLDS.low, opts.high ?? PYRACANNY_THRESHOLDS.high).edges
+      : cpds(resized).hint;
+  }
+  const u8 = hwc3(hint);
   return { u8, tensor: hintTensor(u8) };
 }

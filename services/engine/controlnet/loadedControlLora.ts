@@ -171,3 +171,15 @@ export async function controlResiduals(controls: readonly ControlApplication[], 
   }
   return sum;
 }
+
+/** A ControlNet to apply from `start` to `stop` of the schedule (Fooocus: 0 and cn_stop); controlApplications gives its σ range. */
+export interface ControlRequest extends Omit<ControlApplication, 'sigmaHigh' | 'sigmaLow'> {
+  /** Default 0. */
+  start?: number;
+  stop: number;
+}
+
+/** The requests with their σ ranges under `sigmaOf` (the job's model sampling). */
+export function controlApplications(requests: readonly ControlRequest[], sigmaOf: (t: number) => number): ControlApplication[] {
+  return requests.map(({ start, stop, ...c }) => ({ ...c, ...controlSigmaRange(sigmaOf, start ?? 0, stop) }));
+}

@@ -34,6 +34,8 @@ import { inpaintHeadFeature, inpaintHeadFeed, type InpaintHead } from '../inpain
 import type { LoraRequest } from '../lora/mergeLoras.ts';
 import { EngineInputError } from '../io/engineErrors.ts';
 import type { FreeuParams } from '../graphs/freeu.ts';
+import { controlApplications, type ControlRequest } from '../controlnet/loadedControlLora.ts';
+import type { IpAdapterImage } from '../ipadapter/ipAdapterAttention.ts';
 import type { FloatTensor, LoadedCheckpoint } from '../runtime/loadedCheckpoint.ts';
 import type { TextConditioning } from './encodePrompt.ts';
 import { refinerConditioning, sampleWithRefiner } from './refiner.ts';
@@ -154,6 +156,10 @@ export interface InpaintRunInput {
   /** Every KSamplerX0Inpaint call. */
   onBlend?: (r: InpaintBlendRecord) => void;
   signal?: AbortSignal;
+  /** Fooocus image prompts on the base (IP-Adapter images, pipeline/imagePromptPreparer.ts); default none. */
+  imagePrompts?: readonly IpAdapterImage[];
+  /** PyraCanny / CPDS Control-LoRAs on the base, σ ranges from this run's schedule; default none. */
+  controls?: readonly ControlRequest[];
 }
 
 /** Samples the inpaint crop; returns the sampler's output (sampling space; decode with `decodeLatent`). */
@@ -187,6 +193,8 @@ export async function inpaintRun(input: InpaintRunInput): Promise<Latent> {
   const blend = createInpaintBlend({ fill, mask: input.latentMask, shape, seed: energySeed(st.seed), onBlend: input.onBlend });
   const base = blend(createUnetDenoiser({
     ...common, model: input.base, positive, negative, freeu: st.freeu, inpaintFeature: input.headFeature ?? undefined, onEval,
+    imagePrompts: input.imagePrompts,
+    controls: input.controls?.length ? controlApplications(input.controls, (t) => modelSampling.sigma(t)) : undefined,
   }));
   const noiseSource = samplerNoise(sampler.noise, st.seed, shape);
   const onStep = input.onStep

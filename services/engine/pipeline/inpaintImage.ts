@@ -19,7 +19,7 @@ import type { U8Image } from '../image/resampleLanczos.ts';
 import type { LoadedCheckpoint } from '../runtime/loadedCheckpoint.ts';
 import type { TextConditioning } from './encodePrompt.ts';
 import type { PixelEncoder } from './imageToImage.ts';
-import { inpaintHeadFeatureFor, inpaintRun } from './inpaint.ts';
+import { inpaintHeadFeatureFor, inpaintRun, type InpaintRunInput } from './inpaint.ts';
 import { decodeLatent, type LatentDecoder, type StepEvent } from './textToImage.ts';
 
 export interface InpaintImageInput {
@@ -40,6 +40,9 @@ export interface InpaintImageInput {
   negative: TextConditioning;
   onStep?: (e: StepEvent) => void | Promise<void>;
   signal?: AbortSignal;
+  /** Image prompts and Control-LoRAs on the patched base (pipeline/imagePromptPreparer.ts); default none. */
+  imagePrompts?: InpaintRunInput['imagePrompts'];
+  controls?: InpaintRunInput['controls'];
 }
 
 /** Samples, decodes and post-processes one image: HWC RGB of the canvas' size. */
@@ -82,6 +85,8 @@ export async function generateInpaintImage(input: InpaintImageInput): Promise<U8
     },
     onStep: input.onStep,
     signal: input.signal,
+    imagePrompts: input.imagePrompts,
+    controls: input.controls,
   });
   const rgb = await decodeLatent(input.vae, latent, input.kind, encoded.latentShape);
   const generated: U8Image = { data: rgb.rgb, width: rgb.width, height: rgb.height, channels: 3 };

@@ -8,6 +8,8 @@
  * VAE decode and 8-bit conversion.
  */
 import { admSwitchTimestep, fooocusAdm } from '../conditioning/admConditioning.ts';
+import { controlApplications, type ControlRequest } from '../controlnet/loadedControlLora.ts';
+import type { IpAdapterImage } from '../ipadapter/ipAdapterAttention.ts';
 import { fooocusSamplingSigmas } from '../diffusion/samplingSigmas.ts';
 import { resolveSampler } from '../diffusion/samplers/index.ts';
 import { torchRandn } from '../diffusion/torchRandn.ts';
@@ -53,6 +55,10 @@ export interface TextToImageInput {
    * Absent = the empty latent of text-to-image.
    */
   initLatent?: ArrayLike<number>;
+  /** Fooocus image prompts on the base (IP-Adapter images, imagePromptPreparer.ts); the refiner gets none. Default none. */
+  imagePrompts?: readonly IpAdapterImage[];
+  /** PyraCanny / CPDS Control-LoRAs on the base, σ ranges from this job's schedule; default none. */
+  controls?: readonly ControlRequest[];
 }
 
 export interface RgbImage {
@@ -103,7 +109,12 @@ export async function sampleTextToImage(input: TextToImageInput): Promise<Latent
   let evalModel: 'base' | 'refiner' = 'base';
   const onEval = input.onEval ? (r: EvalRecord) => input.onEval!(r, evalModel) : undefined;
   // FreeU patches the base UNet only (Fooocus applies it to final_unet, never to the refiner).
-  const denoiser = createUnetDenoiser({ ...common, model, positive, negative, freeu: job.freeu, onEval });
+  // Image prompts and ControlNets too: Fooocus patches final_unet and the base conds only.
+  const denoiser = createUnetDenoiser({
+    ...common, model, positive, negative, freeu: job.freeu, onEval,
+    imagePrompts: input.imagePrompts,
+    controls: input.controls?.length ? controlApplications(input.controls, (t) => modelSampling.sigma(t)) : undefined,
+  });
   const steps = sigmas.length - 1;
   const samplerNoiseSource = samplerNoise(sampler.noise, seed, shape);
   const onStep = input.onStep
