@@ -17,6 +17,12 @@ export async function createSession(modelPath: string, opts: SessionOptions): Pr
     executionProviders: opts.providers,
     graphOptimizationLevel: 'all',
     intraOpNumThreads: opts.intraOpThreads ?? 0,
+    // No CPU arena: each session's arena keeps the peak of its largest run for the session's
+    // life, and a worker holds many sessions (base, LoRA variants, FreeU / inpaint / IP /
+    // control UNet variants, VAE, upscaler). Measured on the image-input worker suite (Vary,
+    // Upscale, inpaint, image prompts at Fooocus's 1024 shape ceil): peak RSS 14.1 GB with
+    // arenas, 4.1 GB without. Activations go back to the system after every run.
+    enableCpuMemArena: false,
     logSeverityLevel: 3,
   });
 }
