@@ -75,7 +75,7 @@ import { applyStyles } from '../core/styles/applyStyles.ts';
 import type { StyleCatalog } from '../core/styles/styleCatalog.ts';
 import type { LoraRef, ModelFileRef } from '../engine/image/metadata/generationMetadata.ts';
 import { SafetyChecker, SAFETY_CHECKER_FILE, SAFETY_CHECKER_FOLDER } from '../engine/image/safetyChecker.ts';
-import type { TextToImageJob } from '../engine/job.ts';
+import type { ImagePromptTask, ImagePromptTasks, InitImage, InpaintPrepareRequest, PreparedInpaint, TextToImageJob } from '../engine/job.ts';
 import { resolveImagePrompts } from '../engine/text/resolveImagePrompts.ts';
 import { checkExpansionFolder, ExpansionFolderError } from '../engine/text/promptExpansion.ts';
 import { loadWildcardDirectory } from '../engine/text/wildcardDirectory.ts';
@@ -87,17 +87,12 @@ import { plannedMetadata, type PlannedMetadata } from './imageMetadata.ts';
 import { TaskInputError } from './taskFailure.ts';
 import { assertTextToImageOnly } from './unsupportedFeatures.ts';
 import type { BlobStore } from '../core/ports.ts';
-import { varyInputImage } from '../engine/image/varyInputImage.ts';
-import type { InitImage } from '../engine/job.ts';
-import { readInputImage } from './readInputImage.ts';
+import { cropToVaeMultiple, varyInputImage } from '../engine/image/varyInputImage.ts';
+import { readInputImage, readRawInputImage } from './readInputImage.ts';
 import { varyGoal } from './varyGoal.ts';
-import { cropToVaeMultiple } from '../engine/image/varyInputImage.ts';
 import type { U8Image } from '../engine/image/resampleLanczos.ts';
 import { isDirectReturn, upscaleGoal, upscalerModelPath, upscaleSize, type UpscaleGoal, type UpscaleSize } from './upscaleGoal.ts';
-import type { InpaintPrepareRequest, PreparedInpaint } from '../engine/job.ts';
 import { inpaintGoal, inpaintModelPaths, inpaintPrompt, overwriteSwitchOf, SYNTHETIC_REFINER_SWITCH, syntheticSwitchStep, type InpaintGoal } from './inpaintGoal.ts';
-import { readRawInputImage } from './readInputImage.ts';
-import type { ImagePromptTask, ImagePromptTasks } from '../engine/job.ts';
 import { imagePromptGoal, imagePromptModelPaths } from './imagePromptGoal.ts';
 
 /** Fooocus' expansion folder under the models directory. */
